@@ -1,0 +1,31 @@
+# One target per check; `make check` runs them all (it is what CI runs).
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+
+.PHONY: check lint format typecheck test examples bench
+
+check: lint typecheck test
+
+lint:
+	$(BIN)/ruff check src tests tasks benchmarks
+	$(BIN)/ruff format --check src tests tasks benchmarks
+
+format:
+	$(BIN)/ruff check --fix src tests tasks benchmarks
+	$(BIN)/ruff format src tests tasks benchmarks
+
+typecheck:
+	$(BIN)/mypy
+
+test:
+	$(PY) -m pytest -q
+
+# The sample vault shipped in examples/ is generated, never hand-edited.
+examples:
+	rm -rf examples/sample-vault
+	$(PY) -m qldb_dr.journal.synthetic examples/sample-vault
+
+# Benchmarks run on demand, never in `make check`.
+bench:
+	$(PY) benchmarks/verify.py

@@ -1,0 +1,86 @@
+"""`qldb-dr`: the operator CLI. This module is the one place errors become messages and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import enum
+import sys
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from qldb_dr import __version__
+from qldb_dr.errors import QldbDrError
+
+
+class ExitStatus(enum.IntEnum):
+    OK = 0
+    FAILED = 1  # the command ran and found a problem (a check FAILED, a workflow failed)
+    ERROR = 2  # usage error or unreadable input: nothing was decided
+    INTERRUPTED = 130
+
+
+@dataclass
+class Environment:
+    """What a command may touch besides its arguments; tests pass their own."""
+
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+
+    @property
+    def interactive(self) -> bool:
+        return bool(getattr(self.stderr, "isatty", lambda: False)())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from qldb_dr.cli import verify
+
+    parser = argparse.ArgumentParser(
+        prog="qldb-dr",
+        description="Disaster recovery for Amazon QLDB ledgers: verified journal backups and restores.",
+    )
+    parser.add_argument("--version", action="version", version=f"qldb-dr {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    verify.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
+    env = env or Environment()
+    parser = build_parser()
+    try:
+        with contextlib.redirect_stdout(env.stdout), contextlib.redirect_stderr(env.stderr):
+            args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage errors (status 2), --help and --version (status 0)
+        return int(exc.code or 0)
+    try:
+        status: int = args.run(args, env)
+        return status
+    except QldbDrError as exc:
+        if args.debug:
+            traceback.print_exc(file=env.stderr)
+        env.stderr.write(f"qldb-dr: error: {exc}\n")
+        if exc.hint:
+            env.stderr.write(f"qldb-dr: hint: {exc.hint}\n")
+        return ExitStatus.ERROR
+    except KeyboardInterrupt:
+        env.stderr.write("qldb-dr: interrupted\n")
+        return ExitStatus.INTERRUPTED
+    except Exception as exc:  # a bug: still one line, the traceback only on request
+        if args.debug:
+            traceback.print_exc(file=env.stderr)
+        env.stderr.write(
+            f"qldb-dr: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)\n"
+        )
+        return ExitStatus.ERROR
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

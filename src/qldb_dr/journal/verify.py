@@ -1,0 +1,554 @@
+"""Verify the exports of one ledger, offline, from the files alone.
+
+One streaming pass over every block feeds six named checks:
+
+manifest          every export's manifests are present and agree (same ledger, one
+                  strand), every listed object exists and holds exactly the blocks its
+                  key promises, inside the export's time window
+block-hashes      entriesHash = Merkle root of entriesHashList; blockHash =
+                  dot(entriesHash, previousBlockHash); the revisions' Merkle root and the
+                  transactionInfo / redactionInfo hashes are among the entries
+revision-hashes   every revision hash recomputed from its metadata and data (or dataHash)
+chain             sequence numbers are consecutive and each previousBlockHash is the
+                  previous blockHash, across the objects of an export
+continuity        consecutive exports join with no gap and no overlap
+digest-proof      the proof stored beside an export folds the export's block to the
+                  ledger digest it was taken against
+
+A JSON export down-converts Ion types, so hashes over user data may not be
+recomputable from it: such mismatches are WARNINGs ("not verifiable from a JSON
+export"), never silent passes and never FAILUREs that blame intact data.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from qldb_dr.checks import Check, Status, worst
+from qldb_dr.errors import JournalFormatError, ObjectNotFoundError, SourceNotFoundError
+from qldb_dr.ion import ion_hash
+from qldb_dr.journal.export import Export, discover, open_export
+from qldb_dr.journal.hashing import block_hash, fold, merkle_root, revision_hash
+from qldb_dr.journal.models import Block, BlockAddress, OutputFormat, RevisionKind, parse_object_key
+from qldb_dr.journal.reader import detect_format, read_blocks
+from qldb_dr.store import Store
+
+CHECKS = {
+    "manifest": "manifests present and consistent; every object present, holding the blocks its key names",
+    "block-hashes": "entriesHash, blockHash, revisions root and transactionInfo hash of every block",
+    "revision-hashes": "every revision hash recomputed from metadata and data",
+    "chain": "consecutive sequence numbers; previousBlockHash = previous blockHash",
+    "continuity": "consecutive exports join with no gap and no overlap",
+    "digest-proof": "stored proofs fold each export's last block to the ledger digest",
+}
+
+NOT_FROM_JSON = "not verifiable from a JSON export (Ion types are lost in JSON)"
+
+
+def b64(h: bytes) -> str:
+    return base64.b64encode(h).decode()
+
+
+@dataclass
+class ExportSummary:
+    """What was read of one export."""
+
+    export_id: str
+    location: str
+    output_format: str | None = None
+    objects: int = 0
+    blocks: int = 0
+    revisions: int = 0
+    first: BlockAddress | None = None
+    last: BlockAddress | None = None
+    first_previous_hash: bytes | None = None
+    last_hash: bytes | None = None
+    complete: bool = True  # every listed object was read to the end
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "exportId": self.export_id,
+            "location": self.location,
+            "outputFormat": self.output_format,
+            "objects": self.objects,
+            "blocks": self.blocks,
+            "revisions": self.revisions,
+            "firstBlock": None if self.first is None else self.first.sequence_no,
+            "lastBlock": None if self.last is None else self.last.sequence_no,
+        }
+
+
+@dataclass
+class Report:
+    source: str
+    ledger_name: str | None
+    exports: list[ExportSummary]
+    checks: list[Check]
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def status(self) -> Status:
+        return worst(self.checks)
+
+    def check(self, name: str) -> Check:
+        return next(c for c in self.checks if c.name == name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "ledgerName": self.ledger_name,
+            "status": self.status.name,
+            "counts": self.counts,
+            "exports": [e.to_json() for e in self.exports],
+            "checks": [c.to_json() for c in self.checks],
+        }
+
+
+Progress = Callable[[str, int], None]
+
+
+class _BlockChecks:
+    """The checks that look at blocks one by one, with the previous block for the chain."""
+
+    def __init__(self) -> None:
+        self.checks = {name: Check(name, text) for name, text in CHECKS.items()}
+        self.counts = {
+            "blocks": 0,
+            "revisions": 0,
+            "userRevisions": 0,
+            "deletedRevisions": 0,
+            "redactedRevisions": 0,
+            "systemRevisions": 0,
+            "jsonUnverified": 0,
+        }
+
+    def _chain(self, block: Block, previous: Block | None, where: dict[str, Any]) -> None:
+        chain = self.checks["chain"]
+        if previous is None:
+            chain.passed()
+            return
+        if block.sequence_no != previous.sequence_no + 1:
+            chain.fail(
+                "sequence numbers are not consecutive (a block is missing or out of order)",
+                expected=str(previous.sequence_no + 1),
+                found=str(block.sequence_no),
+                **where,
+            )
+        elif block.previous_block_hash != previous.block_hash:
+            chain.fail(
+                "previousBlockHash is not the previous block's blockHash",
+                expected=b64(previous.block_hash),
+                found=b64(block.previous_block_hash),
+                **where,
+            )
+        else:
+            chain.passed()
+
+    def _block_hashes(self, block: Block, where: dict[str, Any], json_origin: bool) -> None:
+        check = self.checks["block-hashes"]
+        failures = check.failures
+        entries = block.entries_hash_list
+        computed = merkle_root(entries)
+        if computed != block.entries_hash:
+            check.fail(
+                "entriesHash is not the Merkle root of entriesHashList",
+                expected=b64(computed),
+                found=b64(block.entries_hash),
+                **where,
+            )
+        computed = block_hash(block.entries_hash, block.previous_block_hash)
+        if computed != block.block_hash:
+            check.fail(
+                "blockHash is not dot(entriesHash, previousBlockHash)",
+                expected=b64(computed),
+                found=b64(block.block_hash),
+                **where,
+            )
+        if block.revisions:
+            root = merkle_root([r.hash for r in block.revisions])
+            if root not in entries:
+                check.fail(
+                    "the revisions' Merkle root is not in entriesHashList", expected=b64(root), **where
+                )
+        if block.transaction_info is not None:
+            info_hash = ion_hash(block.transaction_info.ion)
+            if info_hash not in entries:
+                if json_origin:
+                    check.warn("transactionInfo hash " + NOT_FROM_JSON, **where)
+                    self.counts["jsonUnverified"] += 1
+                else:
+                    check.fail(
+                        "transactionInfo hash is not in entriesHashList", expected=b64(info_hash), **where
+                    )
+        if block.redaction_info is not None:
+            info_hash = ion_hash(block.redaction_info)
+            if info_hash not in entries:
+                if json_origin:
+                    check.warn("redactionInfo hash " + NOT_FROM_JSON, **where)
+                    self.counts["jsonUnverified"] += 1
+                else:
+                    check.fail(
+                        "redactionInfo hash is not in entriesHashList", expected=b64(info_hash), **where
+                    )
+        if check.failures == failures:
+            check.passed()
+
+    def _revisions(
+        self, block: Block, summary: ExportSummary | None, where: dict[str, Any], json_origin: bool
+    ) -> None:
+        check = self.checks["revision-hashes"]
+        for revision in block.revisions or ():
+            if summary is not None:
+                summary.revisions += 1
+            self.counts["revisions"] += 1
+            kind = revision.kind
+            self.counts[f"{kind.value}Revisions"] += 1
+            if kind is RevisionKind.SYSTEM:
+                continue  # not recomputable; covered by the revisions' Merkle root
+            document = f"document {revision.document_id} version {revision.version}"
+            if revision.address is not None and revision.address != block.address:
+                check.fail(
+                    f"{document}: revision blockAddress is not its block's address",
+                    expected=str(block.address),
+                    found=str(revision.address),
+                    **where,
+                )
+                continue
+            computed = revision_hash(revision.metadata, revision.data, revision.data_hash)
+            if computed == revision.hash:
+                check.passed()
+            elif json_origin:
+                check.warn(f"{document}: hash " + NOT_FROM_JSON, **where)
+                self.counts["jsonUnverified"] += 1
+            elif kind is RevisionKind.DELETED:
+                check.warn(
+                    f"{document}: deleted revision's hash is not H(metadata); QLDB's rule for deleted "
+                    "revisions is unconfirmed (FORMAT.md E.1), so only the Merkle root covers it",
+                    expected=b64(computed),
+                    found=b64(revision.hash),
+                    **where,
+                )
+            else:
+                check.fail(
+                    f"{document}: revision hash does not match its metadata and data",
+                    expected=b64(computed),
+                    found=b64(revision.hash),
+                    **where,
+                )
+
+
+class _Verifier(_BlockChecks):
+    def __init__(self, store: Store, progress: Progress | None) -> None:
+        super().__init__()
+        self.store = store
+        self.progress = progress
+
+    # -- per export ----------------------------------------------------------------------------
+
+    def export(self, export: Export) -> ExportSummary:
+        manifest = self.checks["manifest"]
+        summary = ExportSummary(export.export_id, export.ref.head)
+        where = {"export_id": export.export_id}
+        if export.started is None:
+            manifest.warn("no started manifest: ledger name and time window cannot be checked", **where)
+        if export.completed is None:
+            manifest.warn(
+                "no completed manifest: the export is in progress or was cancelled; not verified", **where
+            )
+            summary.complete = False
+            return summary
+        previous_range_end: int | None = None
+        previous: Block | None = None
+        for key in export.completed.keys:
+            summary.objects += 1
+            location = export.store_key(key)
+            expected = parse_object_key(key)
+            if expected is None:
+                manifest.fail(
+                    "object key does not end in <strandId>.<first>-<last>.<ext>", location=location, **where
+                )
+                summary.complete = False
+                continue
+            if export.ref.strand_id and expected.strand_id != export.ref.strand_id:
+                manifest.fail(
+                    "object belongs to another strand",
+                    location=location,
+                    expected=export.ref.strand_id,
+                    found=expected.strand_id,
+                    **where,
+                )
+            if previous_range_end is not None and expected.first != previous_range_end + 1:
+                manifest.fail(
+                    "manifest objects are not contiguous",
+                    location=location,
+                    expected=f"first block {previous_range_end + 1}",
+                    found=f"first block {expected.first}",
+                    **where,
+                )
+            previous_range_end = expected.last
+            try:
+                data = self.store.read(export.store_key(key))
+            except ObjectNotFoundError:
+                manifest.fail(
+                    "object listed in the completed manifest is missing", location=location, **where
+                )
+                summary.complete = False
+                previous = None
+                continue
+            fmt = detect_format(data, key)
+            summary.output_format = summary.output_format or fmt.value
+            blocks_in_object = 0
+            first_seq: int | None = None
+            last_seq: int | None = None
+            try:
+                for block in read_blocks(data, location, fmt):
+                    blocks_in_object += 1
+                    first_seq = block.sequence_no if first_seq is None else first_seq
+                    last_seq = block.sequence_no
+                    self.block(block, previous, export, summary, location, fmt)
+                    previous = block
+            except JournalFormatError as exc:
+                manifest.fail(exc.detail, location=exc.location, **where)
+                summary.complete = False
+                previous = None
+                continue
+            self._object_range(
+                expected.first, expected.last, first_seq, last_seq, blocks_in_object, location, where
+            )
+            if self.progress is not None:
+                self.progress(location, blocks_in_object)
+        if summary.complete:
+            manifest.passed()
+        return summary
+
+    def _object_range(
+        self,
+        first: int,
+        last: int,
+        first_seq: int | None,
+        last_seq: int | None,
+        count: int,
+        location: str,
+        where: dict[str, Any],
+    ) -> None:
+        manifest = self.checks["manifest"]
+        promised = f"blocks {first}-{last} ({last - first + 1})"
+        if first_seq is None:
+            manifest.fail(
+                "object holds no blocks", location=location, expected=promised, found="none", **where
+            )
+        elif (first_seq, last_seq, count) != (first, last, last - first + 1):
+            manifest.fail(
+                "object does not hold the blocks its key names",
+                location=location,
+                expected=promised,
+                found=f"blocks {first_seq}-{last_seq} ({count})",
+                **where,
+            )
+
+    # -- per block ---------------------------------------------------------------------------
+
+    def block(
+        self,
+        block: Block,
+        previous: Block | None,
+        export: Export,
+        summary: ExportSummary,
+        location: str,
+        fmt: OutputFormat,
+    ) -> None:
+        where = {"export_id": export.export_id, "address": block.address, "location": location}
+        json_origin = fmt is OutputFormat.JSON
+        summary.blocks += 1
+        self.counts["blocks"] += 1
+        if summary.first is None:
+            summary.first = block.address
+            summary.first_previous_hash = block.previous_block_hash
+        summary.last = block.address
+        summary.last_hash = block.block_hash
+        if export.started is not None and not (
+            export.started.inclusive_start_time <= block.timestamp < export.started.exclusive_end_time
+        ):
+            self.checks["manifest"].fail(
+                "block committed outside the export's time window",
+                expected=f"[{export.started.inclusive_start_time.isoformat()}, "
+                f"{export.started.exclusive_end_time.isoformat()})",
+                found=block.timestamp.isoformat(),
+                **where,
+            )
+        self._chain(block, previous, where)
+        self._block_hashes(block, where, json_origin)
+        self._revisions(block, summary, where, json_origin)
+
+    # -- across exports ------------------------------------------------------------------------
+
+    def continuity(self, summaries: list[ExportSummary]) -> None:
+        check = self.checks["continuity"]
+        ordered = sorted(
+            (s for s in summaries if s.first is not None), key=lambda s: s.first.sequence_no if s.first else 0
+        )
+        if ordered and ordered[0].first is not None and ordered[0].first.sequence_no != 0:
+            check.warn(
+                f"the source starts at block {ordered[0].first.sequence_no}; earlier blocks are not in it "
+                "(a full restore needs them)",
+                export_id=ordered[0].export_id,
+                address=ordered[0].first,
+            )
+        for before, after in itertools.pairwise(ordered):
+            assert before.last is not None and after.first is not None
+            where = {"export_id": after.export_id, "address": after.first}
+            expected_seq = before.last.sequence_no + 1
+            if after.first.sequence_no > expected_seq:
+                check.fail(
+                    f"gap after export {before.export_id}: blocks "
+                    f"{expected_seq}-{after.first.sequence_no - 1} are in no export",
+                    expected=str(expected_seq),
+                    found=str(after.first.sequence_no),
+                    **where,
+                )
+            elif after.first.sequence_no < expected_seq:
+                check.fail(
+                    f"export overlaps export {before.export_id}",
+                    expected=str(expected_seq),
+                    found=str(after.first.sequence_no),
+                    **where,
+                )
+            elif after.first_previous_hash != before.last_hash:
+                check.fail(
+                    f"first block does not chain to the last block of export {before.export_id}",
+                    expected=b64(before.last_hash or b""),
+                    found=b64(after.first_previous_hash or b""),
+                    **where,
+                )
+            else:
+                check.passed()
+
+    def proofs(self, exports: list[Export], summaries: list[ExportSummary], ledger_name: str | None) -> None:
+        check = self.checks["digest-proof"]
+        for export, summary in zip(exports, summaries, strict=True):
+            if summary.last is None:
+                continue
+            proof = export.proof
+            where = {"export_id": export.export_id, "location": export.ref.proof_key}
+            if proof is None:
+                check.warn(
+                    "no stored digest and proof: the export is not anchored to a ledger digest", **where
+                )
+                continue
+            if ledger_name is not None and proof.ledger_name != ledger_name:
+                check.fail(
+                    "the proof is for another ledger", expected=ledger_name, found=proof.ledger_name, **where
+                )
+                continue
+            if proof.block_address != summary.last or summary.last_hash is None:
+                check.fail(
+                    "the proof is not for the export's last block",
+                    expected=str(summary.last),
+                    found=str(proof.block_address),
+                    **where,
+                )
+                continue
+            if proof.digest_tip.sequence_no < proof.block_address.sequence_no:
+                check.fail(
+                    "the digest was taken before the proven block",
+                    expected=f"tip >= {proof.block_address.sequence_no}",
+                    found=str(proof.digest_tip.sequence_no),
+                    **where,
+                )
+                continue
+            candidate = fold(proof.hashes, summary.last_hash)
+            if candidate != proof.digest:
+                check.fail(
+                    "the proof does not fold the block hash to the stored digest",
+                    address=summary.last,
+                    expected=b64(proof.digest),
+                    found=b64(candidate),
+                    **where,
+                )
+            elif not summary.complete:
+                check.warn("digest verified, but the export could not be read completely", **where)
+            else:
+                check.passed()
+
+
+def verify_blocks(blocks: Iterable[Block], *, json_origin: bool = False) -> list[Check]:
+    """The block-hashes, revision-hashes and chain checks over blocks held in memory
+    (GetBlock responses, stream block summaries, a ledger's own journal)."""
+    verifier = _BlockChecks()
+    previous = None
+    for block in blocks:
+        where = {"address": block.address}
+        verifier.counts["blocks"] += 1
+        verifier._chain(block, previous, where)
+        verifier._block_hashes(block, where, json_origin)
+        verifier._revisions(block, None, where, json_origin)
+        previous = block
+    return [verifier.checks[name] for name in ("block-hashes", "revision-hashes", "chain")]
+
+
+def verify_source(store: Store, progress: Progress | None = None) -> Report:
+    """Verify every export in the store. Raises SourceNotFoundError when there is none."""
+    refs = discover(store)
+    if not refs:
+        raise SourceNotFoundError(
+            f"{store.url}: no QLDB exports here (no *.started.manifest or *.completed.manifest)",
+            hint="point at the directory or s3:// prefix that holds the exports' manifests",
+        )
+    verifier = _Verifier(store, progress)
+    manifest = verifier.checks["manifest"]
+    exports: list[Export] = []
+    for ref in refs:
+        try:
+            exports.append(open_export(store, ref))
+        except JournalFormatError as exc:
+            manifest.fail(exc.detail, location=exc.location)
+    ledger_names = sorted({e.started.ledger_name for e in exports if e.started is not None})
+    ledger_name = ledger_names[0] if len(ledger_names) == 1 else None
+    if len(ledger_names) > 1:
+        counts = {
+            n: sum(1 for e in exports if e.started and e.started.ledger_name == n) for n in ledger_names
+        }
+        majority = max(ledger_names, key=lambda n: counts[n])
+        ledger_name = majority
+        for e in exports:
+            if e.started is not None and e.started.ledger_name != majority:
+                manifest.fail(
+                    "manifest of another ledger",
+                    export_id=e.export_id,
+                    location=e.ref.started_key or e.ref.head,
+                    expected=majority,
+                    found=e.started.ledger_name,
+                )
+    summaries = [verifier.export(e) for e in exports]
+    verifier.continuity(summaries)
+    verifier.proofs(exports, summaries, ledger_name)
+    _summarise(verifier, summaries)
+    return Report(store.url, ledger_name, summaries, list(verifier.checks.values()), verifier.counts)
+
+
+def _summarise(verifier: _Verifier, summaries: list[ExportSummary]) -> None:
+    c, n = verifier.checks, verifier.counts
+    complete = [s for s in summaries if s.first is not None]
+    firsts = [s.first.sequence_no for s in complete if s.first]
+    lasts = [s.last.sequence_no for s in complete if s.last]
+    span = f", blocks {min(firsts)}-{max(lasts)}" if firsts else ""
+    c["manifest"].summary = f"{len(summaries)} exports, {sum(s.objects for s in summaries)} objects{span}"
+    c["block-hashes"].summary = f"{c['block-hashes'].checked:,} of {n['blocks']:,} blocks verified"
+    recomputable = n["revisions"] - n["systemRevisions"]
+    c["revision-hashes"].summary = (
+        f"{c['revision-hashes'].checked:,} of {recomputable:,} revisions verified "
+        f"({n['deletedRevisions']:,} deletes, {n['redactedRevisions']:,} redacted); "
+        f"{n['systemRevisions']:,} system revisions covered by the Merkle root only"
+    )
+    c["chain"].summary = f"{c['chain'].checked:,} of {n['blocks']:,} blocks linked"
+    joins = max(len(complete) - 1, 0)
+    c["continuity"].summary = f"{c['continuity'].checked} of {joins} joins between exports verified"
+    anchored = c["digest-proof"].checked
+    c["digest-proof"].summary = f"{anchored} of {len(complete)} exports anchored to a ledger digest"
+    for check in c.values():
+        if check.status is Status.OK and not check.checked:
+            check.summary += " (nothing to check)"

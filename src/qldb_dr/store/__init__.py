@@ -1,0 +1,61 @@
+"""The storage port: where exports, proofs and catalogs live.
+
+Contract, for every adapter (tests/unit/test_store_contract.py runs it against each):
+
+* A store is a flat namespace of keys (S3 semantics: "/" is an ordinary character)
+  under a root given by its URL: ``file:///abs/dir/`` or ``s3://bucket/prefix``.
+* Keys are in the store's own namespace: bucket keys for S3 (the form QLDB writes into
+  completed manifests), paths relative to the directory for a local store.
+* ``list(prefix)`` yields every key that starts with the store's prefix + `prefix`, in
+  ascending order, each once. An empty or missing location yields nothing.
+* ``read(key)`` returns the object's bytes, or raises ``ObjectNotFoundError``.
+* ``write(key, data)`` creates or replaces the object; a reader never sees a partial
+  object (local: write to a temporary file, then rename).
+* ``exists(key)`` never raises for a missing key.
+* Any other failure raises ``StoreAccessError`` (retryable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from qldb_dr.errors import SourceNotFoundError
+
+
+class Store(Protocol):
+    @property
+    def url(self) -> str:
+        """Canonical location of the store's root."""
+        ...
+
+    @property
+    def prefix(self) -> str:
+        """The key prefix this store is rooted at ('' for a local directory)."""
+        ...
+
+    def list(self, prefix: str = "") -> Iterator[str]: ...
+
+    def read(self, key: str) -> bytes: ...
+
+    def write(self, key: str, data: bytes) -> None: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def describe(self, key: str) -> str:
+        """A human location for messages: a path or an s3:// URL."""
+        ...
+
+
+def open_store(location: str) -> Store:
+    """A store for a directory path, ``file://`` URL or ``s3://bucket[/prefix]`` URL."""
+    if location.startswith("s3://"):
+        from qldb_dr.store.s3 import S3Store
+
+        return S3Store.from_url(location)
+    from qldb_dr.store.local import LocalStore
+
+    path = location.removeprefix("file://")
+    if not path:
+        raise SourceNotFoundError("empty location", hint="give a directory or s3://bucket/prefix")
+    return LocalStore(path)

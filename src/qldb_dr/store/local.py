@@ -1,0 +1,75 @@
+"""A store in a local directory: the default in tests and for offline verification."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from qldb_dr.errors import ObjectNotFoundError, StoreAccessError
+
+
+class LocalStore:
+    def __init__(self, root: str | Path) -> None:
+        self._root = Path(root).expanduser().absolute()
+
+    @property
+    def url(self) -> str:
+        return self._root.as_uri() + "/"
+
+    @property
+    def prefix(self) -> str:
+        return ""
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    def _path(self, key: str) -> Path:
+        path = (self._root / key).resolve()
+        if not path.is_relative_to(self._root.resolve()):
+            raise StoreAccessError(f"key {key!r} points outside {self._root}")
+        return path
+
+    def describe(self, key: str) -> str:
+        return str(self._root / key)
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        if not self._root.is_dir():
+            return
+        keys: list[str] = []
+        try:
+            for directory, _, files in os.walk(self._root):
+                for name in files:
+                    if name.startswith(".tmp-"):
+                        continue
+                    key = (Path(directory) / name).relative_to(self._root).as_posix()
+                    if key.startswith(prefix):
+                        keys.append(key)
+        except OSError as exc:
+            raise StoreAccessError(f"{self._root}: cannot list ({exc.strerror})") from exc
+        yield from sorted(keys)
+
+    def read(self, key: str) -> bytes:
+        path = self._path(key)
+        try:
+            return path.read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+            raise ObjectNotFoundError(str(path)) from exc
+        except OSError as exc:
+            raise StoreAccessError(f"{path}: cannot read ({exc.strerror})") from exc
+
+    def write(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            Path(tmp).replace(path)
+        except OSError as exc:
+            raise StoreAccessError(f"{path}: cannot write ({exc.strerror})") from exc
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()

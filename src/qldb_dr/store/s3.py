@@ -1,0 +1,88 @@
+"""A store in an S3 bucket under a prefix, through boto3 (endpoint from AWS_ENDPOINT_URL*)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from qldb_dr.errors import ObjectNotFoundError, QldbDrError, SourceNotFoundError, StoreAccessError
+
+_NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
+
+
+class S3Store:
+    def __init__(self, bucket: str, prefix: str = "", client: Any = None) -> None:
+        self._bucket = bucket
+        self._prefix = prefix
+        self._client = client if client is not None else boto3.client("s3")
+
+    @classmethod
+    def from_url(cls, url: str, client: Any = None) -> S3Store:
+        bucket, _, prefix = url.removeprefix("s3://").partition("/")
+        if not bucket:
+            raise SourceNotFoundError(f"{url}: no bucket name", hint="use s3://bucket/prefix")
+        return cls(bucket, prefix, client)
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self._bucket}/{self._prefix}"
+
+    @property
+    def prefix(self) -> str:
+        return self._prefix
+
+    @property
+    def bucket(self) -> str:
+        return self._bucket
+
+    def describe(self, key: str) -> str:
+        return f"s3://{self._bucket}/{key}"
+
+    def _failed(self, what: str, exc: Exception) -> QldbDrError:
+        if isinstance(exc, ClientError):
+            error = exc.response.get("Error", {})
+            code = error.get("Code", "")
+            if code == "NoSuchBucket":
+                return SourceNotFoundError(f"s3://{self._bucket}: no such bucket")
+            return StoreAccessError(f"{what}: {code} {error.get('Message', '')}".rstrip())
+        return StoreAccessError(f"{what}: {exc}")
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        paginator = self._client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self._bucket, Prefix=self._prefix + prefix):
+                for item in page.get("Contents", []):
+                    yield item["Key"]
+        except (ClientError, BotoCoreError) as exc:
+            raise self._failed(f"s3://{self._bucket}/{self._prefix}{prefix}: cannot list", exc) from exc
+
+    def read(self, key: str) -> bytes:
+        try:
+            body: bytes = self._client.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+            return body
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _NOT_FOUND:
+                raise ObjectNotFoundError(self.describe(key)) from exc
+            raise self._failed(f"{self.describe(key)}: cannot read", exc) from exc
+        except BotoCoreError as exc:
+            raise self._failed(f"{self.describe(key)}: cannot read", exc) from exc
+
+    def write(self, key: str, data: bytes) -> None:
+        try:
+            self._client.put_object(Bucket=self._bucket, Key=key, Body=data)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._failed(f"{self.describe(key)}: cannot write", exc) from exc
+
+    def exists(self, key: str) -> bool:
+        try:
+            self._client.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _NOT_FOUND:
+                return False
+            raise self._failed(f"{self.describe(key)}: cannot read", exc) from exc
+        except BotoCoreError as exc:
+            raise self._failed(f"{self.describe(key)}: cannot read", exc) from exc
+        return True
