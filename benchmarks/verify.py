@@ -47,8 +47,14 @@ def build(documents: int, versions: int) -> tuple[LocalStore, int]:
         shutil.rmtree(target, ignore_errors=True)
         started = time.perf_counter()
         blocks = generate_journal(Workload(documents=documents, versions=versions, per_transaction=10, read_every=50))
-        write_vault(LocalStore(target), blocks, ledger_name="bench", exports=1,
-                    output_format=OutputFormat.ION_BINARY, blocks_per_object=1000)
+        write_vault(
+            LocalStore(target),
+            blocks,
+            ledger_name="bench",
+            exports=1,
+            output_format=OutputFormat.ION_BINARY,
+            blocks_per_object=1000,
+        )
         revisions = sum(len(b.revisions or ()) for b in blocks)
         marker.write_text(str(revisions))
         print(f"generated {len(blocks):,} blocks, {revisions:,} revisions in {time.perf_counter() - started:.1f}s")
@@ -109,8 +115,10 @@ def main() -> None:
 
     print(f"export: {report.counts['blocks']:,} blocks, {total:,} revisions (ION_BINARY)")
     print(f"qldb-dr verify : {verified:>9,} revisions in {ours_seconds:7.2f}s = {ours:9,.0f} revisions/s")
-    print(f"baseline       : {base_revisions:>9,} revisions in {base_seconds:7.2f}s = {base:9,.0f} revisions/s"
-          "  (simpleion + ionhash)")
+    print(
+        f"baseline       : {base_revisions:>9,} revisions in {base_seconds:7.2f}s = {base:9,.0f} revisions/s"
+        "  (simpleion + ionhash)"
+    )
     print(f"ratio          : {ours / base:.1f}x the baseline")
 
 

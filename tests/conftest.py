@@ -43,8 +43,8 @@ def journal() -> list[Block]:
 @pytest.fixture
 def s3_client() -> Iterator[Any]:
     """A boto3 S3 client against moto's in-memory S3, with a bucket named `vault`."""
-    from moto import mock_aws
     import boto3
+    from moto import mock_aws
 
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")

@@ -11,7 +11,6 @@ from qldb_dr.cli.main import Environment, main
 from qldb_dr.journal.models import Block, OutputFormat
 from qldb_dr.journal.synthetic import write_vault
 from qldb_dr.store.local import LocalStore
-
 from tests.conftest import REPO
 
 SAMPLE = REPO / "examples" / "sample-vault"
@@ -37,7 +36,7 @@ def test_cli_verify_tampered_copy_exit_1_names_block(tmp_path: Path) -> None:
     shutil.copytree(SAMPLE, copy)
     target = sorted(copy.rglob("*.40-79.ion"))[0]
     text = target.read_text()
-    assert 'PendingPenaltyTicketAmount:' in text
+    assert "PendingPenaltyTicketAmount:" in text
     start = text.index("LicensePlateNumber:") + len('LicensePlateNumber:"')
     target.write_text(text[:start] + ("Z" if text[start] != "Z" else "Y") + text[start + 1 :])
     code, out, _ = run("verify", str(copy))
@@ -53,7 +52,12 @@ def test_cli_verify_json_output_documented_shape(tmp_path: Path) -> None:
     report = json.loads(out)
     assert report["status"] == "OK" and report["ledgerName"] == "sample-ledger"
     assert [c["name"] for c in report["checks"]] == [
-        "manifest", "block-hashes", "revision-hashes", "chain", "continuity", "digest-proof",
+        "manifest",
+        "block-hashes",
+        "revision-hashes",
+        "chain",
+        "continuity",
+        "digest-proof",
     ]
     assert {"exportId", "firstBlock", "lastBlock", "objects", "blocks", "revisions"} <= set(report["exports"][0])
     assert report["counts"]["blocks"] == sum(e["blocks"] for e in report["exports"])
@@ -63,7 +67,7 @@ def test_cli_verify_json_failure_lists_finding_address(tmp_path: Path, journal: 
     store = LocalStore(tmp_path)
     write_vault(store, journal, ledger_name="L", exports=2, output_format=OutputFormat.ION_TEXT)
     victim = next(k for k in store.list() if k.endswith(".ion"))
-    store.write(victim, store.read(victim).replace(b'State:WA', b'State:OR', 1))
+    store.write(victim, store.read(victim).replace(b"State:WA", b"State:OR", 1))
     code, out, _ = run("verify", str(tmp_path), "--json")
     assert code == 1
     failed = [c for c in json.loads(out)["checks"] if c["status"] == "FAILURE"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from qldb_dr.journal.synthetic import main as generate
-
 from tests.conftest import REPO
 
 

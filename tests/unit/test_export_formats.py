@@ -65,7 +65,12 @@ def test_write_vault_layout_is_qldbs(journal: list[Block], tmp_path: Path) -> No
 
 def test_parse_object_key_prefix_with_dots_uses_last_two_dots() -> None:
     r = parse_object_key("my.prefix/v1.2/2019/04/15/22/JdxjkR9bSYB5jMHWcI464T.1-4.ion")
-    assert r is not None and (r.strand_id, r.first, r.last, r.extension) == ("JdxjkR9bSYB5jMHWcI464T", 1, 4, "ion")
+    assert r is not None and (r.strand_id, r.first, r.last, r.extension) == (
+        "JdxjkR9bSYB5jMHWcI464T",
+        1,
+        4,
+        "ion",
+    )
     assert parse_object_key("prefix/manifest.json") is None
 
 

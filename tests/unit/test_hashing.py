@@ -7,8 +7,8 @@ import hashlib
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qldb_dr.journal.hashing import EMPTY, commit_digest, dot, fold, merkle_path, merkle_root, statement_hash
 from qldb_dr.ion import ion_hash
+from qldb_dr.journal.hashing import EMPTY, commit_digest, dot, fold, merkle_path, merkle_root, statement_hash
 
 hashes = st.binary(min_size=32, max_size=32)
 

@@ -71,7 +71,8 @@ def test_verify_tampered_revision_names_block_and_document(tmp_path: Path, journ
 
     def edit(blocks: list[Block]) -> list[Block]:
         out = []
-        for b in blocks:
+        for block in blocks:
+            b = block
             if b.address == target.address:
                 revisions = list(b.revisions or ())
                 data = dict(revisions[-1].data)
@@ -101,9 +102,11 @@ def test_verify_dropped_block_breaks_chain_and_object_range(tmp_path: Path, jour
 
 def test_verify_tampered_block_hash_named(tmp_path: Path, journal: list[Block]) -> None:
     store = _vault(tmp_path, journal)
-    _rewrite(store, _object_of(store, 30), lambda blocks: [
-        dataclasses.replace(b, block_hash=bytes(32)) if b.sequence_no == 30 else b for b in blocks
-    ])
+    _rewrite(
+        store,
+        _object_of(store, 30),
+        lambda blocks: [dataclasses.replace(b, block_hash=bytes(32)) if b.sequence_no == 30 else b for b in blocks],
+    )
     failures = _failures(verify_source(store))
     assert failures["block-hashes"].startswith("block 30")
     assert failures["chain"].startswith("block 31")  # the next block no longer links
@@ -245,16 +248,24 @@ def test_verify_empty_source_raises_source_not_found(tmp_path: Path) -> None:
 
 def test_verify_deleted_revision_hash_rule_checked(tmp_path: Path, journal: list[Block]) -> None:
     store = _vault(tmp_path, journal)
-    deleted = next(b for b in journal if any(r.metadata is not None and r.data is None and r.data_hash is None
-                                            for r in b.revisions or ()))
+    deleted = next(
+        b
+        for b in journal
+        if any(r.metadata is not None and r.data is None and r.data_hash is None for r in b.revisions or ())
+    )
 
     def edit(blocks: list[Block]) -> list[Block]:
         def bump(r: Revision) -> Revision:
             if r.metadata is not None and r.data is None and r.data_hash is None:
                 return dataclasses.replace(r, metadata={**r.metadata, "version": 99})
             return r
-        return [dataclasses.replace(b, revisions=tuple(bump(r) for r in b.revisions or ()))
-                if b.address == deleted.address else b for b in blocks]
+
+        return [
+            dataclasses.replace(b, revisions=tuple(bump(r) for r in b.revisions or ()))
+            if b.address == deleted.address
+            else b
+            for b in blocks
+        ]
 
     _rewrite(store, _object_of(store, deleted.sequence_no), edit)
     check = verify_source(store).check("revision-hashes")

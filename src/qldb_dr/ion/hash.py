@@ -20,6 +20,7 @@ from struct import pack
 from typing import Any
 
 from amazon.ion.core import IonType, Timestamp, TimestampPrecision
+from amazon.ion.symbols import SymbolToken
 
 _END = b"\x0e"
 
@@ -60,11 +61,7 @@ def serialize(value: Any) -> bytes:
 
 def _escape(representation: bytes) -> bytes:
     if b"\x0b" in representation or b"\x0c" in representation or b"\x0e" in representation:
-        return (
-            representation.replace(b"\x0c", b"\x0c\x0c")
-            .replace(b"\x0b", b"\x0c\x0b")
-            .replace(b"\x0e", b"\x0c\x0e")
-        )
+        return representation.replace(b"\x0c", b"\x0c\x0c").replace(b"\x0b", b"\x0c\x0b").replace(b"\x0e", b"\x0c\x0e")
     return representation
 
 
@@ -80,8 +77,13 @@ def uint_bytes(n: int) -> bytes:
     return n.to_bytes((n.bit_length() + 7) // 8, "big")
 
 
+_SMALL_VARUINT = [bytes((0x80 | i,)) for i in range(128)]
+
+
 def varuint(n: int) -> bytes:
     """Ion VarUInt: 7 bits a byte, the last byte flagged with 0x80."""
+    if n < 128:
+        return _SMALL_VARUINT[n]
     out = [0x80 | (n & 0x7F)]
     n >>= 7
     while n:
@@ -141,11 +143,15 @@ def decimal_representation(value: Decimal) -> bytes:
 
 def timestamp_representation(value: datetime) -> bytes:
     """The binary timestamp body: offset, then UTC fields down to the precision."""
-    precision = getattr(value, "precision", None) or TimestampPrecision.SECOND
+    precision = getattr(value, "precision", None)
+    if precision is None:  # not `or`: amazon.ion's enums are ints, and YEAR is 0
+        precision = TimestampPrecision.SECOND
     offset = value.utcoffset()
     utc = value
     if value.tzinfo is None or offset is None:
         out = [b"\xc0"]  # -0: unknown local offset
+    elif not offset:
+        out = [b"\x80"]  # UTC, as QLDB writes every timestamp of its own: no arithmetic
     else:
         # Datetime arithmetic re-creates the subclass and resets its fraction precision:
         # take the UTC fields from `utc`, the fraction from the original `value`.
@@ -164,12 +170,20 @@ def timestamp_representation(value: datetime) -> bytes:
         if isinstance(value, Timestamp):
             fraction = getattr(value, "fractional_seconds", None)
             if fraction is not None:
-                exponent, coefficient, negative_zero = decimal_parts(fraction)
-                if not (coefficient == 0 and exponent >= 0):
-                    out.append(varint(exponent) + int_field(coefficient, negative_zero))
+                out.append(_fraction(str(fraction)))
         else:
             out.append(varint(-6) + int_field(value.microsecond))
     return b"".join(out)
+
+
+@lru_cache(maxsize=4096)
+def _fraction(text: str) -> bytes:
+    """The fraction field of a timestamp, keyed by the decimal's text: 0.340 and 0.34
+    are equal Decimals but different fractions."""
+    exponent, coefficient, negative_zero = decimal_parts(Decimal(text))
+    if coefficient == 0 and exponent >= 0:
+        return b""
+    return varint(exponent) + int_field(coefficient, negative_zero)
 
 
 # -- serialisers by Python class ----------------------------------------------------------
@@ -228,14 +242,20 @@ def _list(value: list[Any]) -> bytes:
 
 
 def _struct_fields(fields: Iterable[tuple[Any, Any]]) -> bytes:
-    hashes = sorted(
-        sha256(symbol(getattr(name, "text", name)) + serialize(field)).digest() for name, field in fields
-    )
+    hashes = sorted(sha256(symbol(getattr(name, "text", name)) + serialize(field)).digest() for name, field in fields)
     return b"\x0b\xd0" + _escape(b"".join(hashes)) + _END
 
 
 def _dict(value: dict[Any, Any]) -> bytes:
-    return _struct_fields(value.items())
+    # The hot path of journal hashing: plain dicts with text keys, dispatch inlined.
+    by_class = _BY_CLASS
+    hashes = []
+    for name, field in value.items():
+        writer = by_class.get(type(field))
+        body = writer(field) if writer is not None else _ion_py(field)
+        hashes.append(sha256(symbol(name if type(name) is str else getattr(name, "text", name)) + body).digest())
+    hashes.sort()
+    return b"\x0b\xd0" + _escape(b"".join(hashes)) + _END
 
 
 _BY_CLASS: dict[type, Callable[[Any], bytes]] = {
@@ -302,6 +322,8 @@ def _typed(value: Any, ion_type: IonType | None) -> bytes:
 
 
 def _untyped(value: Any) -> bytes:
+    if isinstance(value, SymbolToken):  # a tuple subclass: test it before the sequences
+        return symbol(value.text)
     for cls, writer in _BY_CLASS.items():
         if isinstance(value, cls) and cls is not type(None):
             return writer(value)

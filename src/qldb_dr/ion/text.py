@@ -21,7 +21,6 @@ def load_text(data: bytes | str) -> Any:
 def dump_text(values: Iterable[Any], *, pretty: bool = False) -> bytes:
     """Top-level values as Ion text, one per line."""
     lines = [
-        simpleion.dumps(v, binary=False, omit_version_marker=True, indent="  " if pretty else None)
-        for v in values
+        simpleion.dumps(v, binary=False, omit_version_marker=True, indent="  " if pretty else None) for v in values
     ]
     return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
