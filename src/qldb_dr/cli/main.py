@@ -72,9 +72,7 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     except Exception as exc:  # a bug: still one line, the traceback only on request
         if args.debug:
             traceback.print_exc(file=env.stderr)
-        env.stderr.write(
-            f"qldb-dr: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)\n"
-        )
+        env.stderr.write(f"qldb-dr: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)\n")
         return ExitStatus.ERROR
 
 

@@ -68,13 +68,10 @@ def system_revision(content: Any) -> Revision:
     return Revision(hash=ion_hash(content))
 
 
-def transaction_info_ion(
-    statements: Sequence[Statement], documents: Mapping[str, DocumentEntry]
-) -> dict[str, Any]:
+def transaction_info_ion(statements: Sequence[Statement], documents: Mapping[str, DocumentEntry]) -> dict[str, Any]:
     value: dict[str, Any] = {
         "statements": [
-            {"statement": s.statement, "startTime": s.start_time, "statementDigest": s.digest}
-            for s in statements
+            {"statement": s.statement, "startTime": s.start_time, "statementDigest": s.digest} for s in statements
         ]
     }
     if documents:

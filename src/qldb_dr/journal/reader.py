@@ -168,14 +168,10 @@ def block_from_ion(value: Any, key: str, position: int, *, json_origin: bool = F
             block_hash=_hash(value, "blockHash"),
             entries_hash=_hash(value, "entriesHash"),
             previous_block_hash=_hash(value, "previousBlockHash", allow_empty=sequence == 0),
-            entries_hash_list=tuple(
-                _hash_item(h, "entriesHashList") for h in _list(value, "entriesHashList")
-            ),
+            entries_hash_list=tuple(_hash_item(h, "entriesHashList") for h in _list(value, "entriesHashList")),
             transaction_info=_transaction_info(value.get("transactionInfo")),
             redaction_info=value.get("redactionInfo"),
-            revisions=None
-            if revisions is None
-            else tuple(_revision(r) for r in _as_list(revisions, "revisions")),
+            revisions=None if revisions is None else tuple(_revision(r) for r in _as_list(revisions, "revisions")),
         )
     except _Malformed as exc:
         where = f"block #{position + 1}" + ("" if sequence is None else f" (sequence {sequence})")

@@ -104,9 +104,7 @@ class _Journal:
 
     def create_table(self, name: str) -> None:
         self.tables[name] = self.id()
-        self.commit(
-            [(f"CREATE TABLE {name}", [])], [], system=[{"table": name, "tableId": self.tables[name]}]
-        )
+        self.commit([(f"CREATE TABLE {name}", [])], [], system=[{"table": name, "tableId": self.tables[name]}])
 
 
 def _document(rng: random.Random, n: int, version: int) -> dict[str, Any]:
@@ -207,14 +205,8 @@ def _redact(j: _Journal, doc_id: str, first: tuple[int, Any]) -> None:
     sequence, data = first
     table_id = j.tables["VehicleRegistration"]
     address = BlockAddress(j.strand, sequence)
-    info = {
-        "revisions": [
-            {"blockAddress": address.to_ion(), "tableId": table_id, "documentId": doc_id, "version": 0}
-        ]
-    }
-    j.commit(
-        [("EXEC redact_revision ?, ?, ?", [address.to_ion(), table_id, doc_id])], [], redaction_info=info
-    )
+    info = {"revisions": [{"blockAddress": address.to_ion(), "tableId": table_id, "documentId": doc_id, "version": 0}]}
+    j.commit([("EXEC redact_revision ?, ?, ?", [address.to_ion(), table_id, doc_id])], [], redaction_info=info)
     old = j.blocks[sequence]
     assert old.revisions is not None
     revisions = tuple(
@@ -261,9 +253,7 @@ def write_vault(
     for part in split(blocks, exports):
         export_id = "".join(rng.choice(_BASE62) for _ in range(22))
         is_last = part[-1] is blocks[-1]
-        window_end = (
-            millis(part[-1].timestamp + timedelta(seconds=1)) if is_last else _next_start(blocks, part)
-        )
+        window_end = millis(part[-1].timestamp + timedelta(seconds=1)) if is_last else _next_start(blocks, part)
         manifest = StartedManifest(
             ledger_name=ledger_name,
             export_id=export_id,
@@ -298,21 +288,15 @@ def _next_start(blocks: list[Block], part: list[Block]) -> datetime:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m qldb_dr.journal.synthetic", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m qldb_dr.journal.synthetic", description=__doc__.split("\n")[0])
     parser.add_argument("directory")
     parser.add_argument("--ledger", default="sample-ledger")
     parser.add_argument("--documents", type=int, default=120)
     parser.add_argument("--versions", type=int, default=3)
     parser.add_argument("--exports", type=int, default=3)
-    parser.add_argument(
-        "--format", choices=[f.value for f in OutputFormat], default=OutputFormat.ION_TEXT.value
-    )
+    parser.add_argument("--format", choices=[f.value for f in OutputFormat], default=OutputFormat.ION_TEXT.value)
     args = parser.parse_args(argv)
-    blocks = generate_journal(
-        Workload(ledger_name=args.ledger, documents=args.documents, versions=args.versions)
-    )
+    blocks = generate_journal(Workload(ledger_name=args.ledger, documents=args.documents, versions=args.versions))
     ids = write_vault(
         LocalStore(args.directory),
         blocks,

@@ -171,9 +171,7 @@ class _BlockChecks:
         if block.revisions:
             root = merkle_root([r.hash for r in block.revisions])
             if root not in entries:
-                check.fail(
-                    "the revisions' Merkle root is not in entriesHashList", expected=b64(root), **where
-                )
+                check.fail("the revisions' Merkle root is not in entriesHashList", expected=b64(root), **where)
         if block.transaction_info is not None:
             info_hash = ion_hash(block.transaction_info.ion)
             if info_hash not in entries:
@@ -181,9 +179,7 @@ class _BlockChecks:
                     check.warn("transactionInfo hash " + NOT_FROM_JSON, **where)
                     self.counts["jsonUnverified"] += 1
                 else:
-                    check.fail(
-                        "transactionInfo hash is not in entriesHashList", expected=b64(info_hash), **where
-                    )
+                    check.fail("transactionInfo hash is not in entriesHashList", expected=b64(info_hash), **where)
         if block.redaction_info is not None:
             info_hash = ion_hash(block.redaction_info)
             if info_hash not in entries:
@@ -191,15 +187,11 @@ class _BlockChecks:
                     check.warn("redactionInfo hash " + NOT_FROM_JSON, **where)
                     self.counts["jsonUnverified"] += 1
                 else:
-                    check.fail(
-                        "redactionInfo hash is not in entriesHashList", expected=b64(info_hash), **where
-                    )
+                    check.fail("redactionInfo hash is not in entriesHashList", expected=b64(info_hash), **where)
         if check.failures == failures:
             check.passed()
 
-    def _revisions(
-        self, block: Block, summary: ExportSummary | None, where: dict[str, Any], json_origin: bool
-    ) -> None:
+    def _revisions(self, block: Block, summary: ExportSummary | None, where: dict[str, Any], json_origin: bool) -> None:
         check = self.checks["revision-hashes"]
         for revision in block.revisions or ():
             if summary is not None:
@@ -256,9 +248,7 @@ class _Verifier(_BlockChecks):
         if export.started is None:
             manifest.warn("no started manifest: ledger name and time window cannot be checked", **where)
         if export.completed is None:
-            manifest.warn(
-                "no completed manifest: the export is in progress or was cancelled; not verified", **where
-            )
+            manifest.warn("no completed manifest: the export is in progress or was cancelled; not verified", **where)
             summary.complete = False
             return summary
         previous_range_end: int | None = None
@@ -268,9 +258,7 @@ class _Verifier(_BlockChecks):
             location = export.store_key(key)
             expected = parse_object_key(key)
             if expected is None:
-                manifest.fail(
-                    "object key does not end in <strandId>.<first>-<last>.<ext>", location=location, **where
-                )
+                manifest.fail("object key does not end in <strandId>.<first>-<last>.<ext>", location=location, **where)
                 summary.complete = False
                 continue
             if export.ref.strand_id and expected.strand_id != export.ref.strand_id:
@@ -293,9 +281,7 @@ class _Verifier(_BlockChecks):
             try:
                 data = self.store.read(export.store_key(key))
             except ObjectNotFoundError:
-                manifest.fail(
-                    "object listed in the completed manifest is missing", location=location, **where
-                )
+                manifest.fail("object listed in the completed manifest is missing", location=location, **where)
                 summary.complete = False
                 previous = None
                 continue
@@ -316,9 +302,7 @@ class _Verifier(_BlockChecks):
                 summary.complete = False
                 previous = None
                 continue
-            self._object_range(
-                expected.first, expected.last, first_seq, last_seq, blocks_in_object, location, where
-            )
+            self._object_range(expected.first, expected.last, first_seq, last_seq, blocks_in_object, location, where)
             if self.progress is not None:
                 self.progress(location, blocks_in_object)
         if summary.complete:
@@ -338,9 +322,7 @@ class _Verifier(_BlockChecks):
         manifest = self.checks["manifest"]
         promised = f"blocks {first}-{last} ({last - first + 1})"
         if first_seq is None:
-            manifest.fail(
-                "object holds no blocks", location=location, expected=promised, found="none", **where
-            )
+            manifest.fail("object holds no blocks", location=location, expected=promised, found="none", **where)
         elif (first_seq, last_seq, count) != (first, last, last - first + 1):
             manifest.fail(
                 "object does not hold the blocks its key names",
@@ -435,14 +417,10 @@ class _Verifier(_BlockChecks):
             proof = export.proof
             where = {"export_id": export.export_id, "location": export.ref.proof_key}
             if proof is None:
-                check.warn(
-                    "no stored digest and proof: the export is not anchored to a ledger digest", **where
-                )
+                check.warn("no stored digest and proof: the export is not anchored to a ledger digest", **where)
                 continue
             if ledger_name is not None and proof.ledger_name != ledger_name:
-                check.fail(
-                    "the proof is for another ledger", expected=ledger_name, found=proof.ledger_name, **where
-                )
+                check.fail("the proof is for another ledger", expected=ledger_name, found=proof.ledger_name, **where)
                 continue
             if proof.block_address != summary.last or summary.last_hash is None:
                 check.fail(
@@ -509,9 +487,7 @@ def verify_source(store: Store, progress: Progress | None = None) -> Report:
     ledger_names = sorted({e.started.ledger_name for e in exports if e.started is not None})
     ledger_name = ledger_names[0] if len(ledger_names) == 1 else None
     if len(ledger_names) > 1:
-        counts = {
-            n: sum(1 for e in exports if e.started and e.started.ledger_name == n) for n in ledger_names
-        }
+        counts = {n: sum(1 for e in exports if e.started and e.started.ledger_name == n) for n in ledger_names}
         majority = max(ledger_names, key=lambda n: counts[n])
         ledger_name = majority
         for e in exports:

@@ -159,9 +159,7 @@ def completed_manifest_key(prefix: str, export_id: str, strand_id: str) -> str:
     return f"{prefix}{export_id}.{strand_id}.completed.manifest"
 
 
-def data_object_key(
-    prefix: str, export_id: str, strand_id: str, first: int, last: int, fmt: OutputFormat
-) -> str:
+def data_object_key(prefix: str, export_id: str, strand_id: str, first: int, last: int, fmt: OutputFormat) -> str:
     return f"{prefix}{export_id}/{strand_id}.{first}-{last}.{fmt.extension}"
 
 
@@ -185,9 +183,7 @@ def write_export(store: Store, plan: ExportPlan, blocks: Iterable[Block]) -> lis
     batch: list[Block] = []
 
     def flush() -> None:
-        key = data_object_key(
-            prefix, export_id, plan.strand_id, batch[0].sequence_no, batch[-1].sequence_no, fmt
-        )
+        key = data_object_key(prefix, export_id, plan.strand_id, batch[0].sequence_no, batch[-1].sequence_no, fmt)
         store.write(key, encode_blocks(batch, fmt))
         keys.append(key)
         batch.clear()
@@ -198,7 +194,5 @@ def write_export(store: Store, plan: ExportPlan, blocks: Iterable[Block]) -> lis
             flush()
     if batch:
         flush()
-    store.write(
-        completed_manifest_key(prefix, export_id, plan.strand_id), encode_completed_manifest(keys, fmt)
-    )
+    store.write(completed_manifest_key(prefix, export_id, plan.strand_id), encode_completed_manifest(keys, fmt))
     return keys
