@@ -1,6 +1,6 @@
 """Benchmark: journal verification throughput (revisions verified per second, one core).
 
-    python benchmarks/verify.py [--documents 20000] [--versions 5] [--baseline-revisions 10000]
+    python -m benchmarks.verify [--documents 20000] [--versions 5] [--baseline-revisions 10000]
 
 Generates (once, cached under benchmarks/.data/) an ION_BINARY export of the synthetic
 vehicle-registration workload — by default 20,000 documents x 5 versions = 100,000 user
