@@ -35,7 +35,7 @@ class Environment:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from qldb_dr.cli import verify
+    from qldb_dr.cli import local, verify
 
     parser = argparse.ArgumentParser(
         prog="qldb-dr",
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     verify.register(commands)
+    local.register(commands)
     return parser
 
 

@@ -1,0 +1,150 @@
+"""The local endpoint: one WSGI application that routes each request by the service and
+region in its SigV4 credential scope.
+
+Any credentials are accepted (signatures are not checked: this endpoint listens on
+127.0.0.1 only); the region comes from the scope, and each region has its own ledgers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import urllib.parse
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from qldb_dr.local.ledger.errors import LedgerError
+from qldb_dr.local.ledger.registry import Registry
+from qldb_dr.local.server.control import ControlService
+from qldb_dr.local.server.journal import JournalService
+from qldb_dr.local.server.session import Limits, SessionService
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REGION = "us-east-1"
+_SCOPE = re.compile(r"Credential=[^/,]+/\d{8}/([^/,]+)/([^/,]+)/aws4_request")
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    409: "Conflict",
+    412: "Precondition Failed",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+}
+
+
+def credential_scope(environ: dict[str, Any]) -> tuple[str, str]:
+    """(region, service) from the Authorization header or a presigned URL's X-Amz-Credential."""
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    match = _SCOPE.search(header)
+    if match is None:
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+        credential = query.get("X-Amz-Credential", [""])[0]
+        match = _SCOPE.search("Credential=" + credential)
+    if match is None:
+        return DEFAULT_REGION, ""
+    return match.group(1), match.group(2)
+
+
+class Endpoint:
+    """Serves QLDB and QLDB Session; other services go to `fallback` (the local AWS services)."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        limits: Limits | None = None,
+        fallback: WsgiApp | None = None,
+        registry: Registry | None = None,
+    ) -> None:
+        self.registry = registry or Registry(data_dir)
+        self.sessions = SessionService(self.registry, limits=limits)
+        self.control = ControlService(self.registry)
+        JournalService(self.registry).register(self.control)
+        self.fallback = fallback
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        region, service = credential_scope(environ)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if service == "qldb" or target.startswith("QLDBSession."):
+            return self._qldb(environ, start_response, region, target)
+        if self.fallback is not None:
+            return self.fallback(environ, start_response)
+        return _respond(
+            start_response,
+            501,
+            {
+                "__type": "UnknownServiceException",
+                "message": f"service {service or '(unsigned request)'} is not served by this endpoint",
+            },
+        )
+
+    def _qldb(
+        self, environ: dict[str, Any], start_response: StartResponse, region: str, target: str
+    ) -> Iterable[bytes]:
+        started = time.perf_counter()
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else {}
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            return _error(start_response, LedgerError("the request body is not a JSON object"))
+        try:
+            if target.startswith("QLDBSession."):
+                if target != "QLDBSession.SendCommand":
+                    raise LedgerError(f"unknown operation {target}")
+                result = self.sessions.handle(body, region)
+                return _respond(start_response, 200, result, "application/x-amz-json-1.0")
+            # Match on the raw path: an ARN in a path segment arrives as %2F-encoded slashes.
+            raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "")
+            path = raw.split("?", 1)[0]
+            query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+            status, result = self.control.handle(environ["REQUEST_METHOD"], path, query, body, region)
+            return _respond(start_response, status, result)
+        except LedgerError as exc:
+            return _error(start_response, exc)
+        except Exception:  # a bug in the endpoint: QLDB answers 500 and pyqldb retries
+            log.exception("internal error")
+            return _respond(start_response, 500, {"__type": "InternalFailure", "message": "internal error"})
+        finally:
+            log.debug(
+                "%s %s %.1f ms", region, target or environ.get("PATH_INFO"), (time.perf_counter() - started) * 1e3
+            )
+
+
+def _error(start_response: StartResponse, error: LedgerError) -> Iterable[bytes]:
+    return _respond(
+        start_response,
+        error.status,
+        {"__type": error.code, "Message": error.message, "message": error.message},
+        extra=[("x-amzn-ErrorType", error.code)],
+    )
+
+
+def _respond(
+    start_response: StartResponse,
+    status: int,
+    body: dict[str, Any],
+    content_type: str = "application/json",
+    extra: list[tuple[str, str]] | None = None,
+) -> Iterable[bytes]:
+    data = json.dumps(body).encode()
+    headers = [
+        ("Content-Type", content_type),
+        ("Content-Length", str(len(data))),
+        ("x-amzn-RequestId", "local"),
+        *(extra or []),
+    ]
+    start_response(f"{status} {_REASONS.get(status, 'Error')}", headers)
+    return [data]

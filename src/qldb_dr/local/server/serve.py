@@ -1,0 +1,68 @@
+"""Run the local endpoint on 127.0.0.1 until Ctrl-C or SIGTERM.
+
+The HTTP server is waitress: HTTP/1.1 keep-alive (botocore reuses connections; werkzeug's
+development server closes every connection and idles 10 ms after each request) and a pool
+of worker threads, so sessions of many clients are served side by side.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+from waitress.server import create_server
+
+from qldb_dr.local.server.app import WsgiApp
+
+THREADS = 16
+
+
+class Server:
+    """A started server; `port` is the bound port (0 asked for a free one)."""
+
+    def __init__(self, app: WsgiApp, port: int = 0, threads: int = THREADS) -> None:
+        self._server: Any = create_server(
+            app,
+            host="127.0.0.1",
+            port=port,
+            threads=threads,
+            channel_timeout=900,
+            connection_limit=1000,
+            clear_untrusted_proxy_headers=True,
+        )
+        self.port: int = int(self._server.effective_port)
+
+    def serve_forever(self) -> None:
+        self._server.run()
+
+    def shutdown(self) -> None:
+        self._server.close()
+        self._server.task_dispatcher.shutdown()
+
+
+def start(app: WsgiApp, port: int = 0) -> Server:
+    """A server bound to 127.0.0.1; call serve_forever() to serve."""
+    return Server(app, port)
+
+
+def run_until_stopped(server: Server, on_stop: Callable[[], None]) -> None:
+    """Serve in this thread; SIGTERM and SIGINT stop the server and then call on_stop."""
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+        raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        server.shutdown()
+        on_stop()
