@@ -159,7 +159,7 @@ def main() -> None:
     print(f"single writer, 40 docs/transaction  : {batch:8.0f} transactions/s  = {batch * 40:,.0f} documents/s")
     for w, rate in parallel.items():
         print(
-            f"{w} concurrent writer(s)              : {rate:8.0f} transactions/s  ({rate / parallel[1]:.2f}x one writer)"
+            f"{w} concurrent writer(s)              : {rate:8.0f} transactions/s ({rate / parallel[1]:.2f}x one writer)"
         )
     print(f"point lookups by indexed field      : {point:8.0f} lookups/s (one transaction each)")
     print(f"engine alone, no HTTP               : {engine:8.0f} commits/s  ({engine / single:.1f}x one pyqldb writer)")
