@@ -104,3 +104,12 @@ def test_kill_9_during_writes_keeps_every_acknowledged_commit(tmp_path: Path) ->
         assert len(stored) - len(promised) <= 4  # at most one in-flight commit per writer
     finally:
         restarted.stop()
+
+
+def test_sigterm_stops_endpoint_cleanly(tmp_path: Path) -> None:
+    running = serve_process(tmp_path)
+    assert running.process is not None
+    running.process.send_signal(signal.SIGTERM)
+    out, err = running.process.communicate(timeout=20)
+    assert running.process.returncode == 0, err
+    assert "stopped" in out and "Traceback" not in err

@@ -289,3 +289,43 @@ def test_values_are_base64_ion_binary(local: Running, ledger: str) -> None:
     assert page["FirstPage"]["Values"] == [] and "ProcessingTimeMilliseconds" in page["TimingInformation"]
     assert set(page["ConsumedIOs"]) == {"ReadIOs", "WriteIOs"}
     assert base64  # parameters/values travel as base64 in JSON; boto3 decodes them to bytes
+
+
+def test_redaction_keeps_hash_replaces_data_journal_still_verifies(local: Running, ledger: str) -> None:
+    from tests.local.test_durability import _journal_ok
+
+    driver = local.driver(ledger)
+    rows(driver, "CREATE TABLE Person")
+    (doc,) = rows(driver, "INSERT INTO Person ?", {"name": "Ann", "ssn": "123-45-6789"})
+    rows(driver, "UPDATE Person AS p BY pid SET p.ssn = 'redacted' WHERE pid = ?", doc["documentId"])
+    (first,) = rows(
+        driver,
+        "SELECT h.blockAddress, h.hash, h.metadata.version AS v FROM history(Person) AS h WHERE h.metadata.version = 0",
+    )
+    table_id = rows(driver, "SELECT VALUE tableId FROM information_schema.user_tables WHERE name = 'Person'")[0]
+    (result,) = rows(driver, "EXEC redact_revision ?, ?, ?", first["blockAddress"], table_id, doc["documentId"])
+    assert result["version"] == 0 and result["documentId"] == doc["documentId"]
+    (after,) = rows(driver, "SELECT * FROM history(Person) AS h WHERE h.metadata.version = 0")
+    assert "data" not in after and len(after["dataHash"]) == 32 and after["hash"] == first["hash"]
+    _journal_ok(local, ledger)  # the old block keeps its hash; a new block carries redactionInfo
+    with pytest.raises(ClientError) as error:  # the current revision cannot be redacted
+        (current,) = rows(driver, "SELECT h.blockAddress FROM history(Person) AS h WHERE h.metadata.version = 1")
+        rows(driver, "EXEC redact_revision ?, ?, ?", current["blockAddress"], table_id, doc["documentId"])
+    assert "current revision" in str(error.value)
+
+
+def test_commit_queued_too_long_capacity_exceeded_then_pyqldb_retries(local: Running, ledger: str) -> None:
+    import threading
+
+    driver = local.driver(ledger, retries=50)
+    rows(driver, "CREATE TABLE Q")
+    assert local.endpoint is not None
+    engine = local.endpoint.registry.ledger("us-east-1", ledger)
+    engine.commit_wait = 0.01
+    engine._lock.acquire()  # another commit holds the ledger
+    writer = threading.Thread(target=lambda: rows(driver, "INSERT INTO Q ?", {"a": 1}))
+    writer.start()
+    assert engine.capacity_exceeded.wait(timeout=30)  # turned away with 503 CapacityExceededException
+    engine._lock.release()
+    writer.join(timeout=60)
+    assert rows(driver, "SELECT VALUE a FROM Q") == [1]

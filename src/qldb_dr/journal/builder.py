@@ -26,7 +26,15 @@ _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 
 def new_id() -> str:
     """A 22-character base62 id, the shape of QLDB's document, transaction and export ids."""
-    return "".join(secrets.choice(_BASE62) for _ in range(22))
+    n = int.from_bytes(secrets.token_bytes(24)) % _ID_SPACE  # 192 random bits: no visible modulo bias
+    chars = []
+    for _ in range(22):
+        n, digit = divmod(n, 62)
+        chars.append(_BASE62[digit])
+    return "".join(chars)
+
+
+_ID_SPACE = 62**22
 
 
 def millis(moment: datetime) -> Timestamp:

@@ -30,7 +30,7 @@ from qldb_dr.journal.builder import build_block, make_metadata, make_revision, m
 from qldb_dr.journal.hashing import EMPTY, commit_digest, dot, merkle_path, merkle_root, statement_hash
 from qldb_dr.journal.models import BlockAddress, DocumentEntry, Revision, Statement
 from qldb_dr.journal.writer import block_to_ion
-from qldb_dr.local.ledger.errors import BadRequest, OccConflict
+from qldb_dr.local.ledger.errors import BadRequest, CapacityExceeded, OccConflict
 from qldb_dr.local.partiql import Document, IndexInfo, PartiqlError, TableInfo, execute, index_key
 from qldb_dr.local.partiql import Revision as CommittedRevision
 from qldb_dr.local.partiql.access import ACTIVE, INACTIVE, ONLINE
@@ -43,6 +43,7 @@ ACTIVE_TABLES = 20
 TOTAL_TABLES = 40
 INDEXES_PER_TABLE = 5
 STATEMENT_CHARS = 100_000
+COMMIT_WAIT_SECONDS = 10.0  # a commit queued longer than this gets CapacityExceeded
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger (
@@ -112,6 +113,7 @@ class _Pending:
     data: Any
     base_version: int | None  # the committed version it replaces; None when inserted here
     statements: list[int] = field(default_factory=list)
+    encoded: bytes | None = None  # `data` as Ion binary, kept from the size check for the commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +142,8 @@ class Ledger:
         self.path = path
         self._local = threading.local()
         self._lock = threading.Lock()
+        self.commit_wait = COMMIT_WAIT_SECONDS
+        self.capacity_exceeded = threading.Event()  # set whenever a commit is turned away
         self._writer = _connect(path)
         self._writer.executescript(SCHEMA)
         row = self._writer.execute("SELECT name, strand_id, created_ms FROM ledger").fetchone()
@@ -338,9 +342,14 @@ class Ledger:
             )
         if not txn.statements:
             return expected
-        with self._lock:
+        if not self._lock.acquire(timeout=self.commit_wait):
+            self.capacity_exceeded.set()
+            raise CapacityExceeded("Capacity exceeded")  # QLDB's message; pyqldb retries with backoff
+        try:
             self._validate(txn)
             self._append(txn)
+        finally:
+            self._lock.release()
         return expected
 
     def _validate(self, txn: Transaction) -> None:
@@ -499,7 +508,7 @@ class Ledger:
         version: int,
         revision: Revision,
     ) -> None:
-        data = None if pending.data is None else _encode(pending.data)
+        data = pending.encoded
         db.execute(
             "INSERT INTO revisions (doc_id, version, table_id, seq, hash, data, data_hash, tx_ms, tx_id) "
             "VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)",
@@ -678,8 +687,9 @@ class Transaction:
             pending.data = data
         if not pending.statements or pending.statements[-1] != self._statement():
             pending.statements.append(self._statement())
-        if data is not None:
-            size = len(_encode(data))
+        pending.encoded = None if data is None else _encode(data)
+        if pending.encoded is not None:
+            size = len(pending.encoded)
             if size > DOCUMENT_BYTES:
                 raise BadRequest(f"document {document_id} is {size:,} bytes in Ion binary; QLDB's limit is 128 KB")
             self._bytes += size
