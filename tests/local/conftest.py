@@ -66,7 +66,7 @@ class Running:
         if self.server is not None:
             self.server.shutdown()
             assert self.endpoint is not None
-            self.endpoint.registry.close()
+            self.endpoint.close()
             self.server = None
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
@@ -74,10 +74,10 @@ class Running:
 
 
 def serve_in_process(
-    data_dir: Path, port: int = 0, limits: Limits | None = None, clock: Any = time.monotonic
+    data_dir: Path, port: int = 0, limits: Limits | None = None, clock: Any = time.monotonic, s3_client: Any = None
 ) -> Running:
     registry = Registry(data_dir, creating_seconds=0, max_ledgers=100)
-    endpoint = Endpoint(data_dir, limits=limits, registry=registry)
+    endpoint = Endpoint(data_dir, limits=limits, registry=registry, s3_client=s3_client)
     endpoint.sessions.clock = clock
     server = start(endpoint, port)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -54,14 +54,17 @@ def run_up(args: argparse.Namespace, env: Environment) -> int:
             hint="choose another --port, or stop what is using it",
         ) from exc
     port = server.port
-    env.stdout.write(
-        f"qldb-dr local endpoint on http://127.0.0.1:{port} (data in {data_dir})\n"
-        "Clients need:\n"
-        f"  export AWS_ENDPOINT_URL=http://127.0.0.1:{port}\n"
-        "  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1\n"
-        "Ctrl-C stops it.\n"
-    )
-    env.stdout.flush()
-    run_until_stopped(server, endpoint.registry.close)
+
+    def announce() -> None:
+        env.stdout.write(
+            f"qldb-dr local endpoint on http://127.0.0.1:{port} (data in {data_dir})\n"
+            "Clients need:\n"
+            f"  export AWS_ENDPOINT_URL=http://127.0.0.1:{port}\n"
+            "  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1\n"
+            "Ctrl-C stops it.\n"
+        )
+        env.stdout.flush()
+
+    run_until_stopped(server, announce, endpoint.close)
     env.stdout.write("qldb-dr local endpoint stopped\n")
     return ExitStatus.OK

@@ -118,7 +118,11 @@ def _json_parts(value: Any) -> Iterable[str]:
 
 
 def encode_blocks(blocks: Sequence[Block], output_format: OutputFormat) -> bytes:
-    values = [block_to_ion(b) for b in blocks]
+    return encode_block_values([block_to_ion(b) for b in blocks], output_format)
+
+
+def encode_block_values(values: Sequence[Any], output_format: OutputFormat) -> bytes:
+    """Block structs (as `block_to_ion` makes them, or as a ledger stores them) in a format."""
     if output_format is OutputFormat.ION_BINARY:
         return dump_binary(values)
     if output_format is OutputFormat.ION_TEXT:
@@ -174,17 +178,24 @@ class ExportPlan:
 
 
 def write_export(store: Store, plan: ExportPlan, blocks: Iterable[Block]) -> list[str]:
+    """Write a whole export of block models; see `write_export_values`."""
+    return write_export_values(store, plan, (block_to_ion(b) for b in blocks))
+
+
+def write_export_values(store: Store, plan: ExportPlan, blocks: Iterable[Any]) -> list[str]:
     """Write a whole export in QLDB's order: started manifest, data objects, completed
-    manifest last — so a completed manifest always means every object is in place."""
+    manifest last — so a completed manifest always means every object is in place.
+    `blocks` are block structs in sequence order; returns the data object keys."""
     manifest = plan.manifest
     prefix, export_id, fmt = manifest.prefix, manifest.export_id, plan.output_format
     store.write(started_manifest_key(prefix, export_id), encode_started_manifest(manifest, fmt))
     keys: list[str] = []
-    batch: list[Block] = []
+    batch: list[Any] = []
 
     def flush() -> None:
-        key = data_object_key(prefix, export_id, plan.strand_id, batch[0].sequence_no, batch[-1].sequence_no, fmt)
-        store.write(key, encode_blocks(batch, fmt))
+        first, last = (int(b["blockAddress"]["sequenceNo"]) for b in (batch[0], batch[-1]))
+        key = data_object_key(prefix, export_id, plan.strand_id, first, last, fmt)
+        store.write(key, encode_block_values(batch, fmt))
         keys.append(key)
         batch.clear()
 

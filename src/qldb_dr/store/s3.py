@@ -14,10 +14,13 @@ _NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
 
 
 class S3Store:
-    def __init__(self, bucket: str, prefix: str = "", client: Any = None) -> None:
+    def __init__(
+        self, bucket: str, prefix: str = "", client: Any = None, put_args: dict[str, str] | None = None
+    ) -> None:
         self._bucket = bucket
         self._prefix = prefix
         self._client = client if client is not None else boto3.client("s3")
+        self._put_args: dict[str, Any] = dict(put_args or {})  # e.g. ServerSideEncryption, SSEKMSKeyId
 
     @classmethod
     def from_url(cls, url: str, client: Any = None) -> S3Store:
@@ -72,7 +75,7 @@ class S3Store:
 
     def write(self, key: str, data: bytes) -> None:
         try:
-            self._client.put_object(Bucket=self._bucket, Key=key, Body=data)
+            self._client.put_object(Bucket=self._bucket, Key=key, Body=data, **self._put_args)
         except (ClientError, BotoCoreError) as exc:
             raise self._failed(f"{self.describe(key)}: cannot write", exc) from exc
 

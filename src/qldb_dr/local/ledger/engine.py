@@ -80,6 +80,9 @@ CREATE TABLE IF NOT EXISTS index_entries (
 CREATE TABLE IF NOT EXISTS index_keys (
     index_id TEXT NOT NULL, key TEXT NOT NULL, changed_seq INTEGER NOT NULL, PRIMARY KEY (index_id, key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS exports (
+    export_id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, status TEXT NOT NULL, config TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS merkle (
     level INTEGER NOT NULL, position INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, position)
 ) WITHOUT ROWID;
@@ -269,6 +272,37 @@ class Ledger:
                 None if data is None else load_binary(data),
                 data_hash,
             )
+
+    def blocks_between(self, start_ms: int, end_ms: int) -> Iterator[Any]:
+        """Block structs committed in [start_ms, end_ms), in sequence order, read in pages."""
+        after = -1
+        while True:
+            rows = (
+                self.reader()
+                .execute(
+                    "SELECT seq, body FROM blocks WHERE time_ms >= ? AND time_ms < ? AND seq > ? "
+                    "ORDER BY seq LIMIT 500",
+                    (start_ms, end_ms, after),
+                )
+                .fetchall()
+            )
+            if not rows:
+                return
+            for seq, body in rows:
+                yield load_binary(body)
+                after = seq
+
+    def put_export(self, export_id: str, created_ms: int, status: str, config: str) -> None:
+        with self._lock:
+            self._writer.execute(
+                "INSERT INTO exports (export_id, created_ms, status, config) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (export_id) DO UPDATE SET status = excluded.status, config = excluded.config",
+                (export_id, created_ms, status, config),
+            )
+
+    def export_records(self) -> list[str]:
+        rows = self.reader().execute("SELECT config FROM exports ORDER BY created_ms, export_id").fetchall()
+        return [r[0] for r in rows]
 
     def block_body(self, seq: int) -> bytes | None:
         row = self.reader().execute("SELECT body FROM blocks WHERE seq = ?", (seq,)).fetchone()

@@ -67,6 +67,12 @@ class Registry:
     def _path(self, region: str, name: str) -> Path:
         return self.data_dir / region / f"{name}.sqlite"
 
+    def all(self) -> list[tuple[str, str]]:
+        """(region, name) of every ledger in the data directory."""
+        if not self.data_dir.is_dir():
+            return []
+        return [(d.name, name) for d in sorted(self.data_dir.iterdir()) if d.is_dir() for name in self.names(d.name)]
+
     def names(self, region: str) -> list[str]:
         directory = self.data_dir / region
         return sorted(p.stem for p in directory.glob("*.sqlite")) if directory.is_dir() else []

@@ -16,7 +16,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from qldb_dr.local.ledger.errors import LedgerError
+from qldb_dr.local.ledger.exports import Exports, S3ClientFactory
 from qldb_dr.local.ledger.registry import Registry
 from qldb_dr.local.server.control import ControlService
 from qldb_dr.local.server.journal import JournalService
@@ -65,12 +68,21 @@ class Endpoint:
         limits: Limits | None = None,
         fallback: WsgiApp | None = None,
         registry: Registry | None = None,
+        s3_client: S3ClientFactory | None = None,
     ) -> None:
         self.registry = registry or Registry(data_dir)
         self.sessions = SessionService(self.registry, limits=limits)
         self.control = ControlService(self.registry)
-        JournalService(self.registry).register(self.control)
+        self.exports = Exports(s3_client or (lambda region: boto3.client("s3", region_name=region)))
+        JournalService(self.registry, self.exports).register(self.control)
+        for region, name in self.registry.all():
+            self.exports.resume(self.registry.ledger(region, name, active=False))
         self.fallback = fallback
+
+    def close(self) -> None:
+        """Orderly stop: let running exports finish writing, then close every ledger."""
+        self.exports.wait(timeout=60)
+        self.registry.close()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         region, service = credential_scope(environ)

@@ -12,8 +12,18 @@ from qldb_dr.ion import load_binary
 from qldb_dr.journal.reader import ION_TEXT_ERRORS
 from qldb_dr.local.ledger.engine import Ledger
 from qldb_dr.local.ledger.errors import InvalidParameter
+from qldb_dr.local.ledger.exports import Exports
 from qldb_dr.local.ledger.registry import Registry
-from qldb_dr.local.server.control import ControlService
+from qldb_dr.local.server.control import ControlService, page_start, page_token
+
+
+def _paged(items: list[dict[str, Any]], query: dict[str, list[str]]) -> dict[str, Any]:
+    size = min(int(query.get("max_results", ["100"])[0]), 100)
+    start = page_start(query)
+    result: dict[str, Any] = {"JournalS3Exports": items[start : start + size]}
+    if start + size < len(items):
+        result["NextToken"] = page_token(start + size)
+    return result
 
 
 def _ion_text(value: Any) -> str:
@@ -46,13 +56,46 @@ def _proof(hashes: list[bytes]) -> dict[str, str]:
 
 
 class JournalService:
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, exports: Exports) -> None:
         self.registry = registry
+        self.exports = exports
 
     def register(self, control: ControlService) -> None:
         control.add("POST", "/ledgers/{name}/digest", self.get_digest)
         control.add("POST", "/ledgers/{name}/block", self.get_block)
         control.add("POST", "/ledgers/{name}/revision", self.get_revision)
+        control.add("POST", "/ledgers/{name}/journal-s3-exports", self.export_journal)
+        control.add("GET", "/ledgers/{name}/journal-s3-exports", self.list_exports_for_ledger)
+        control.add("GET", "/ledgers/{name}/journal-s3-exports/{export}", self.describe_export)
+        control.add("GET", "/journal-s3-exports", self.list_exports)
+
+    # -- exports ---------------------------------------------------------------------------------
+
+    def export_journal(
+        self, params: dict[str, str], body: dict[str, Any], _: Any, region: str
+    ) -> tuple[int, dict[str, Any]]:
+        ledger = self.registry.ledger(region, params["name"])
+        for field in ("InclusiveStartTime", "ExclusiveEndTime", "S3ExportConfiguration", "RoleArn"):
+            if field not in body:
+                raise InvalidParameter(f"ExportJournalToS3 needs {field}")
+        return 200, {"ExportId": self.exports.start(ledger, region, body)}
+
+    def describe_export(self, params: dict[str, str], _: Any, __: Any, region: str) -> tuple[int, dict[str, Any]]:
+        ledger = self.registry.ledger(region, params["name"], active=False)
+        return 200, {"ExportDescription": self.exports.describe(ledger, params["export"]).describe()}
+
+    def list_exports_for_ledger(
+        self, params: dict[str, str], _: Any, query: dict[str, list[str]], region: str
+    ) -> tuple[int, dict[str, Any]]:
+        ledger = self.registry.ledger(region, params["name"], active=False)
+        return 200, _paged([j.describe() for j in self.exports.jobs(ledger)], query)
+
+    def list_exports(self, _: Any, __: Any, query: dict[str, list[str]], region: str) -> tuple[int, dict[str, Any]]:
+        jobs = []
+        for name in self.registry.names(region):
+            jobs += [j.describe() for j in self.exports.jobs(self.registry.ledger(region, name, active=False))]
+        jobs.sort(key=lambda d: (d["ExportCreationTime"], d["ExportId"]))
+        return 200, _paged(jobs, query)
 
     def get_digest(self, params: dict[str, str], _: Any, __: Any, region: str) -> tuple[int, dict[str, Any]]:
         ledger = self.registry.ledger(region, params["name"])

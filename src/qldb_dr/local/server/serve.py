@@ -8,7 +8,6 @@ of worker threads, so sessions of many clients are served side by side.
 from __future__ import annotations
 
 import signal
-import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -48,16 +47,16 @@ def start(app: WsgiApp, port: int = 0) -> Server:
     return Server(app, port)
 
 
-def run_until_stopped(server: Server, on_stop: Callable[[], None]) -> None:
-    """Serve in this thread; SIGTERM and SIGINT stop the server and then call on_stop."""
-    stopping = threading.Event()
+def run_until_stopped(server: Server, on_ready: Callable[[], None], on_stop: Callable[[], None]) -> None:
+    """Serve in this thread; SIGTERM and SIGINT stop the server and then call on_stop.
+    on_ready runs once the signals are handled (announce the endpoint only then)."""
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
         raise KeyboardInterrupt
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
+        on_ready()
         server.serve_forever()
     except KeyboardInterrupt:
         pass
