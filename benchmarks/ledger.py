@@ -12,7 +12,12 @@ Starts `qldb-dr local up` as its own process (as in use) and measures, in one ru
 * single writer, 40 documents per transaction;
 * 1, 2, 4 and 8 concurrent writers, each its own process with its own driver;
 * point lookups by an indexed field, one per transaction;
-* the engine alone, in this process (no HTTP): commits/s — the ledger's own capacity.
+* the engine alone, in this process (no HTTP): commits/s — the ledger's own capacity;
+* journal operations on a ledger of --blocks blocks (default 50,000, built through the
+  engine): ExportJournalToS3 throughput in blocks/s per output format, against the
+  straightforward encoder (amazon.ion `simpleion.dumps`) on the same blocks; GetDigest and
+  GetRevision-with-proof latency at 50,000 blocks against the same calls at 1,000 blocks —
+  a ratio near 1 shows they cost O(log n), not a scan.
 
 Real QLDB gave about 10-20 transactions/s per writer. Compare ratios, not seconds: the
 machine is a noisy 2-core VM, and client and server share it.
@@ -134,9 +139,126 @@ def engine_commits(count: int) -> float:
         return rate
 
 
+def build_ledger(data_dir: Path, name: str, blocks: int) -> None:
+    """A ledger of `blocks` blocks (4 documents each), committed through the engine."""
+    from qldb_dr.journal.hashing import commit_digest
+    from qldb_dr.local.ledger.registry import Registry
+
+    registry = Registry(data_dir, creating_seconds=0, max_ledgers=100)
+    ledger = registry.create("us-east-1", name, permissions_mode="STANDARD", deletion_protection=False)
+    engine = registry.ledger("us-east-1", ledger.name)
+
+    def run(statement: str, *params: Any) -> None:
+        txn = engine.begin()
+        txn.execute(statement, list(params))
+        engine.commit(txn, commit_digest(txn.id, [s.digest for s in txn.statements]))
+
+    run("CREATE TABLE Item")
+    for i in range(blocks - 1):
+        run(
+            "INSERT INTO Item ?", [{"key": f"k{i}-{j}", "n": i, "amount": i * 1.25, "note": "x" * 80} for j in range(4)]
+        )
+    registry.close()
+
+
+def journal_operations(blocks: int) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from amazon.ion import simpleion
+    from moto.server import ThreadedMotoServer
+
+    from qldb_dr.ion import iter_binary
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    s3 = boto3.client("s3", endpoint_url=f"http://{host}:{port}")
+    s3.create_bucket(Bucket="bench")
+    os.environ["AWS_ENDPOINT_URL_S3"] = f"http://{host}:{port}"
+    with tempfile.TemporaryDirectory() as directory:
+        started = time.perf_counter()
+        build_ledger(Path(directory), "big", blocks)
+        build_ledger(Path(directory), "small", 1000)
+        print(f"built ledgers of {blocks:,} and 1,000 blocks in {time.perf_counter() - started:.0f}s")
+        process, url = start_endpoint(Path(directory))
+        try:
+            qldb = boto3.client("qldb", endpoint_url=url)
+            rates = {}
+            for fmt in ("ION_BINARY", "ION_TEXT", "JSON"):
+                started = time.perf_counter()
+                export_id = qldb.export_journal_to_s3(
+                    Name="big",
+                    InclusiveStartTime=datetime.now(UTC) - timedelta(days=1),
+                    ExclusiveEndTime=datetime.now(UTC),
+                    RoleArn="arn:aws:iam::123456789012:role/export",
+                    OutputFormat=fmt,
+                    S3ExportConfiguration={
+                        "Bucket": "bench",
+                        "Prefix": f"{fmt}/",
+                        "EncryptionConfiguration": {"ObjectEncryptionType": "SSE_S3"},
+                    },
+                )["ExportId"]
+                while (
+                    qldb.describe_journal_s3_export(Name="big", ExportId=export_id)["ExportDescription"]["Status"]
+                    == "IN_PROGRESS"
+                ):
+                    time.sleep(0.05)
+                rates[fmt] = blocks / (time.perf_counter() - started)
+            latency = {
+                name: (_latency(qldb, name, "digest"), _latency(qldb, name, "revision")) for name in ("big", "small")
+            }
+        finally:
+            process.terminate()
+            process.wait()
+        first_object = next(
+            c["Key"]
+            for c in s3.list_objects_v2(Bucket="bench", Prefix="ION_BINARY/")["Contents"]
+            if c["Key"].endswith(".ion")
+        )
+        sample = list(iter_binary(s3.get_object(Bucket="bench", Key=first_object)["Body"].read()))
+        started = time.perf_counter()
+        simpleion.dumps(sample, binary=True, sequence_as_stream=True)
+        baseline = len(sample) / (time.perf_counter() - started)
+    moto.stop()
+    for fmt, rate in rates.items():
+        print(
+            f"export {fmt:<10} of {blocks:,} blocks : {rate:8,.0f} blocks/s  "
+            f"({rate / baseline:.1f}x simpleion's encoder alone)"
+        )
+    print(f"baseline: simpleion.dumps(binary)  : {baseline:8,.0f} blocks/s  (encoding only, no storage, no S3)")
+    for label, index in (("GetDigest", 0), ("GetRevision + proof", 1)):
+        big, small = latency["big"][index], latency["small"][index]
+        print(
+            f"{label:<20} at {blocks:,} blocks: {big * 1000:6.2f} ms; at 1,000 blocks: {small * 1000:6.2f} ms "
+            f"({big / small:.2f}x)"
+        )
+
+
+def _latency(qldb: Any, ledger: str, what: str, count: int = 200) -> float:
+    """Mean seconds of GetDigest, or of GetRevision with a proof to the tip, over `count` calls."""
+    from amazon.ion import simpleion
+
+    tip = qldb.get_digest(Name=ledger)["DigestTipAddress"]
+    address = simpleion.loads(tip["IonText"])
+    calls = []
+    for i in range(count):
+        seq = 1 + (i * 7919) % address["sequenceNo"]
+        holder = {"IonText": simpleion.dumps({"strandId": address["strandId"], "sequenceNo": seq}, binary=False)}
+        block = simpleion.loads(qldb.get_block(Name=ledger, BlockAddress=holder)["Block"]["IonText"])
+        calls.append((holder, block["revisions"][0]["metadata"]["id"]))
+    started = time.perf_counter()
+    for holder, document_id in calls:
+        if what == "digest":
+            qldb.get_digest(Name=ledger)
+        else:
+            qldb.get_revision(Name=ledger, BlockAddress=holder, DocumentId=document_id, DigestTipAddress=tip)
+    return (time.perf_counter() - started) / count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--transactions", type=int, default=300)
+    parser.add_argument("--blocks", type=int, default=50_000, help="journal size for the export and proof figures")
     args = parser.parse_args()
     n = args.transactions
     os.environ.update(ENV)
@@ -164,6 +286,7 @@ def main() -> None:
     print(f"point lookups by indexed field      : {point:8.0f} lookups/s (one transaction each)")
     print(f"engine alone, no HTTP               : {engine:8.0f} commits/s  ({engine / single:.1f}x one pyqldb writer)")
     print(f"versus real QLDB's 10-20 transactions/s per writer: {single / 15:.0f}x")
+    journal_operations(args.blocks)
 
 
 if __name__ == "__main__":
