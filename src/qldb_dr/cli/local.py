@@ -1,4 +1,5 @@
-"""`qldb-dr local up`: the local endpoint — QLDB and QLDB Session on 127.0.0.1."""
+"""`qldb-dr local up`: the local endpoint — QLDB, QLDB Session and the AWS services the DR
+workflows use (S3, Step Functions, Lambda, IAM, STS, KMS, EventBridge, Logs) on one port."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ def register(commands: Any) -> None:
 
 
 def run_up(args: argparse.Namespace, env: Environment) -> int:
+    import boto3
+
+    from qldb_dr.local.aws.moto_app import moto_app
     from qldb_dr.local.server.app import Endpoint
     from qldb_dr.local.server.serve import run_until_stopped, start
 
@@ -54,6 +58,12 @@ def run_up(args: argparse.Namespace, env: Environment) -> int:
             hint="choose another --port, or stop what is using it",
         ) from exc
     port = server.port
+    own_url = f"http://127.0.0.1:{port}"
+    endpoint.fallback = moto_app(port)
+    s3_url = os.environ.get("AWS_ENDPOINT_URL_S3") or own_url  # exports go to this endpoint's S3 by default
+    endpoint.exports.s3_client = lambda region: boto3.client(
+        "s3", region_name=region, endpoint_url=s3_url, aws_access_key_id="local", aws_secret_access_key="local"
+    )
 
     def announce() -> None:
         env.stdout.write(
