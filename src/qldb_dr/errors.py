@@ -49,3 +49,15 @@ class JournalFormatError(QldbDrError):
         super().__init__(f"{location}: {detail}", hint=hint)
         self.location = location
         self.detail = detail
+
+
+# -- workflow tasks -------------------------------------------------------------------------------
+
+
+class InvalidInputError(QldbDrError):
+    """A task was started with input it cannot use (missing or malformed fields). Not retryable."""
+
+
+class ExportVerificationError(QldbDrError):
+    """An export failed verification: a hash, the chain, continuity or its proof. Not
+    retryable: the bytes in the vault are not the ledger's journal."""

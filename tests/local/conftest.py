@@ -15,9 +15,11 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 from pyqldb.config.retry_config import RetryConfig
 from pyqldb.driver.qldb_driver import QldbDriver
 
+from qldb_dr.local.aws.moto_app import moto_app
 from qldb_dr.local.ledger.registry import Registry
 from qldb_dr.local.server.app import Endpoint
 from qldb_dr.local.server.serve import start
@@ -84,6 +86,17 @@ def serve_in_process(
     return Running(server.port, data_dir, endpoint=endpoint, server=server)
 
 
+def serve_with_aws(data_dir: Path) -> Running:
+    """The whole local endpoint in this process: the ledger plus moto's AWS services, whose
+    state is reset first (moto keeps it per process)."""
+    running = serve_in_process(data_dir)
+    assert running.endpoint is not None
+    running.endpoint.fallback = moto_app(running.port)
+    requests.post(f"{running.url}/moto-api/reset", timeout=10)
+    running.endpoint.exports.s3_client = lambda region: boto3.client("s3", region_name=region, endpoint_url=running.url)
+    return running
+
+
 def serve_process(data_dir: Path) -> Running:
     """`qldb-dr local up --port 0` as a child process; the port is read from its banner."""
     process = subprocess.Popen(
@@ -109,6 +122,15 @@ def serve_process(data_dir: Path) -> Running:
 def local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Running]:
     """An in-process endpoint over a fresh data directory; AWS_ENDPOINT_URL points at it."""
     running = serve_in_process(tmp_path / "data")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", running.url)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Running]:
+    """The whole local endpoint (ledger + S3, Step Functions, Lambda, …) in this process."""
+    running = serve_with_aws(tmp_path / "data")
     monkeypatch.setenv("AWS_ENDPOINT_URL", running.url)
     yield running
     running.stop()

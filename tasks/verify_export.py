@@ -1,0 +1,43 @@
+"""Verify Export: every hash, the chain and the stored proof of one export in the vault."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from qldb_dr.checks import Status
+from qldb_dr.errors import ExportVerificationError, InvalidInputError
+from qldb_dr.journal.verify import verify_source
+from qldb_dr.store.s3 import S3Store
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyExportInput:
+    bucket: str
+    export: str  # the export's head: <prefix><exportId>
+
+    @classmethod
+    def parse(cls, event: Any) -> VerifyExportInput:
+        if not isinstance(event, dict) or not event.get("bucket") or not event.get("export"):
+            raise InvalidInputError(f"Verify Export needs {{bucket, export}}, got {event!r:.200}")
+        return cls(str(event["bucket"]), str(event["export"]))
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    request = VerifyExportInput.parse(event)
+    report = verify_source(S3Store(request.bucket, request.export))
+    failed = [c for c in report.checks if c.status is Status.FAILURE]
+    if failed:
+        first = failed[0].first()
+        raise ExportVerificationError(
+            f"{request.export}: {failed[0].name} failed: {first.describe() if first else failed[0].summary}"
+        )
+    (export,) = report.exports
+    return {
+        "exportId": export.export_id,
+        "blocks": export.blocks,
+        "revisions": export.revisions,
+        "firstBlock": None if export.first is None else export.first.sequence_no,
+        "lastBlock": None if export.last is None else export.last.sequence_no,
+        "status": report.status.name,
+    }
