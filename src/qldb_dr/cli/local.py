@@ -1,11 +1,16 @@
-"""`qldb-dr local up`: the local endpoint — QLDB, QLDB Session and the AWS services the DR
+"""`qldb-dr local up|down`: the local endpoint — QLDB, QLDB Session and the AWS services the DR
 workflows use (S3, Step Functions, Lambda, IAM, STS, KMS, EventBridge, Logs) on one port."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +18,10 @@ from qldb_dr.cli.main import Environment, ExitStatus
 from qldb_dr.errors import QldbDrError
 
 DEFAULT_PORT = 4566
+START_SECONDS = 30  # how long `up --detach` waits for the endpoint to answer
+STOP_SECONDS = 30  # how long `down` waits for it to exit after SIGTERM
+PID_FILE = "endpoint.json"
+LOG_FILE = "endpoint.log"
 
 
 def default_data_dir() -> Path:
@@ -25,25 +34,111 @@ def register(commands: Any) -> None:
     verbs = local.add_subparsers(dest="verb", metavar="VERB", required=True)
     up = verbs.add_parser(
         "up",
-        help="serve QLDB and QLDB Session on 127.0.0.1 in the foreground until Ctrl-C",
-        description="Serve the local endpoint in the foreground. Clients need only AWS_ENDPOINT_URL and "
-        "any credentials; the region comes from each request's credential scope.",
+        help="serve the local endpoint on 127.0.0.1 (foreground until Ctrl-C, or --detach)",
+        description="Serve QLDB, QLDB Session, S3, Step Functions, Lambda, IAM, STS, KMS, EventBridge and "
+        "CloudWatch Logs on one port of 127.0.0.1. Clients need only AWS_ENDPOINT_URL and any credentials; "
+        "the region comes from each request's credential scope.",
     )
     up.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port on 127.0.0.1 (default {DEFAULT_PORT})")
-    up.add_argument("--data-dir", type=Path, default=None, help=f"where ledgers live (default {default_data_dir()})")
+    _data_dir_argument(up)
+    up.add_argument("--detach", action="store_true", help="run in the background; stop it with `local down`")
     up.add_argument("--verbose", action="store_true", help="log every request")
     up.set_defaults(run=run_up)
+    down = verbs.add_parser("down", help="stop the endpoint serving a data directory")
+    _data_dir_argument(down)
+    down.set_defaults(run=run_down)
+
+
+def _data_dir_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help=f"where ledgers live (default {default_data_dir()})"
+    )
+
+
+def _announce(env: Environment, port: int, data_dir: Path, detached: bool) -> None:
+    stop = "`qldb-dr local down" + ("" if data_dir == default_data_dir() else f" --data-dir {data_dir}") + "`"
+    env.stdout.write(
+        f"qldb-dr local endpoint on http://127.0.0.1:{port} (data in {data_dir})\n"
+        "Clients need:\n"
+        f"  export AWS_ENDPOINT_URL=http://127.0.0.1:{port}\n"
+        "  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1\n"
+        f"{stop + ' stops it' if detached else 'Ctrl-C stops it'}.\n"
+    )
+    env.stdout.flush()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child that has exited: reap it
+            return False
+    except ChildProcessError:
+        pass  # not our child: its parent reaps it
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def _running(data_dir: Path) -> dict[str, Any] | None:
+    """The endpoint recorded for this data directory, if its process is alive."""
+    try:
+        record: dict[str, Any] = json.loads((data_dir / PID_FILE).read_text())
+        pid = int(record["pid"])
+    except (OSError, ValueError, KeyError):
+        return None
+    return record if _alive(pid) else None
 
 
 def run_up(args: argparse.Namespace, env: Environment) -> int:
+    data_dir: Path = (args.data_dir or default_data_dir()).absolute()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    running = _running(data_dir)
+    if running is not None:
+        raise QldbDrError(
+            f"an endpoint (pid {running['pid']}) already serves {data_dir} on port {running['port']}",
+            hint="use it, or stop it with `qldb-dr local down`",
+        )
+    if args.detach:
+        return _detach(args, env, data_dir)
+    return _serve(args, env, data_dir)
+
+
+def _detach(args: argparse.Namespace, env: Environment, data_dir: Path) -> int:
+    command = [
+        sys.executable,
+        "-m",
+        "qldb_dr.cli.main",
+        "local",
+        "up",
+        "--port",
+        str(args.port),
+        "--data-dir",
+        str(data_dir),
+    ] + (["--verbose"] if args.verbose else [])
+    log = data_dir / LOG_FILE
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        record = _running(data_dir)
+        if record is not None and record["pid"] == process.pid:
+            _announce(env, int(record["port"]), data_dir, detached=True)
+            return ExitStatus.OK
+        if process.poll() is not None:
+            raise QldbDrError(f"the endpoint exited at start (status {process.returncode})", hint=f"see {log}")
+        time.sleep(0.05)
+    process.terminate()
+    raise QldbDrError(f"the endpoint did not start within {START_SECONDS} s", hint=f"see {log}")
+
+
+def _serve(args: argparse.Namespace, env: Environment, data_dir: Path) -> int:
     import boto3
 
     from qldb_dr.local.aws.moto_app import moto_app
     from qldb_dr.local.server.app import Endpoint
     from qldb_dr.local.server.serve import run_until_stopped, start
 
-    data_dir: Path = args.data_dir or default_data_dir()
-    data_dir.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         stream=env.stderr,
@@ -64,17 +159,32 @@ def run_up(args: argparse.Namespace, env: Environment) -> int:
     endpoint.exports.s3_client = lambda region: boto3.client(
         "s3", region_name=region, endpoint_url=s3_url, aws_access_key_id="local", aws_secret_access_key="local"
     )
+    pid_file = data_dir / PID_FILE
 
-    def announce() -> None:
-        env.stdout.write(
-            f"qldb-dr local endpoint on http://127.0.0.1:{port} (data in {data_dir})\n"
-            "Clients need:\n"
-            f"  export AWS_ENDPOINT_URL=http://127.0.0.1:{port}\n"
-            "  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1\n"
-            "Ctrl-C stops it.\n"
-        )
-        env.stdout.flush()
+    def ready() -> None:
+        pid_file.write_text(json.dumps({"pid": os.getpid(), "port": port}))
+        _announce(env, port, data_dir, detached=False)
 
-    run_until_stopped(server, announce, endpoint.close)
+    try:
+        run_until_stopped(server, ready, endpoint.close)
+    finally:
+        pid_file.unlink(missing_ok=True)
     env.stdout.write("qldb-dr local endpoint stopped\n")
     return ExitStatus.OK
+
+
+def run_down(args: argparse.Namespace, env: Environment) -> int:
+    data_dir: Path = (args.data_dir or default_data_dir()).absolute()
+    record = _running(data_dir)
+    if record is None:
+        env.stdout.write(f"no local endpoint serves {data_dir}\n")
+        return ExitStatus.OK
+    pid = int(record["pid"])
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_SECONDS
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            env.stdout.write(f"stopped the local endpoint on port {record['port']} (pid {pid})\n")
+            return ExitStatus.OK
+        time.sleep(0.05)
+    raise QldbDrError(f"the endpoint (pid {pid}) did not stop within {STOP_SECONDS} s", hint=f"kill -9 {pid}")
