@@ -34,6 +34,10 @@ class StoreAccessError(QldbDrError):
     """The store refused or failed a request (permissions, network, throttling). Retryable."""
 
 
+class ServiceError(QldbDrError):
+    """An AWS service (Step Functions, QLDB, …) refused or failed a request. Retryable."""
+
+
 class SourceNotFoundError(QldbDrError):
     """A SOURCE (directory or s3://bucket/prefix) does not exist or holds no exports. Not retryable."""
 

@@ -35,7 +35,7 @@ class Environment:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from qldb_dr.cli import local, verify
+    from qldb_dr.cli import executions, local, verify
 
     parser = argparse.ArgumentParser(
         prog="qldb-dr",
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     verify.register(commands)
     local.register(commands)
+    executions.register(commands)
     return parser
 
 

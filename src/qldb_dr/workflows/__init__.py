@@ -1,0 +1,1 @@
+"""Step Functions from the operator's side: start, follow and report executions."""
