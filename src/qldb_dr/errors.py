@@ -30,6 +30,14 @@ class ObjectNotFoundError(QldbDrError):
         self.location = location
 
 
+class ObjectExistsError(QldbDrError):
+    """A conditional create found the key already taken. Not retryable: someone wrote first."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(f"{location}: already exists")
+        self.location = location
+
+
 class StoreAccessError(QldbDrError):
     """The store refused or failed a request (permissions, network, throttling). Retryable."""
 
@@ -65,3 +73,33 @@ class InvalidInputError(QldbDrError):
 class ExportVerificationError(QldbDrError):
     """An export failed verification: a hash, the chain, continuity or its proof. Not
     retryable: the bytes in the vault are not the ledger's journal."""
+
+
+class LedgerNotFoundError(QldbDrError):
+    """The ledger does not exist in the region asked. Not retryable."""
+
+
+class ExportLimitExceededError(QldbDrError):
+    """QLDB refused an export: two are already running on the ledger. Retryable with backoff."""
+
+
+class ExportCancelledError(QldbDrError):
+    """QLDB cancelled the export (it could not write to the bucket). Not retryable as is."""
+
+
+class BackupInProgressError(QldbDrError):
+    """Another backup of the same ledger is exporting the same window. Not retryable: that one
+    records the recovery point."""
+
+
+class ContinuityError(QldbDrError):
+    """An export does not start right after the previous recovery point (a gap or an overlap).
+    Not retryable: nothing is recorded, the window must be looked at."""
+
+
+class RecoveryPointConflictError(QldbDrError):
+    """Another backup recorded a recovery point for this window first. Not retryable."""
+
+
+class CatalogError(QldbDrError):
+    """A catalog object is unreadable or contradicts the vault. Not retryable."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from qldb_dr.errors import ObjectNotFoundError, SourceNotFoundError, StoreAccessError
+from qldb_dr.errors import ObjectExistsError, ObjectNotFoundError, SourceNotFoundError, StoreAccessError
 from qldb_dr.store import Store, open_store
 from qldb_dr.store.local import LocalStore
 from qldb_dr.store.s3 import S3Store
@@ -44,6 +44,18 @@ def test_store_missing_key_raises_not_found(store: Store) -> None:
         store.read(_key(store, "nope"))
 
 
+def test_store_create_absent_key_writes(store: Store) -> None:
+    store.create(_key(store, "new"), b"first")
+    assert store.read(_key(store, "new")) == b"first"
+
+
+def test_store_create_taken_key_refused_original_kept(store: Store) -> None:
+    store.write(_key(store, "taken"), b"first")
+    with pytest.raises(ObjectExistsError):
+        store.create(_key(store, "taken"), b"second")
+    assert store.read(_key(store, "taken")) == b"first"
+
+
 def test_store_exists_missing_key_false(store: Store) -> None:
     assert not store.exists(_key(store, "nope"))
     store.write(_key(store, "yes"), b"")
@@ -65,6 +77,25 @@ def test_store_listed_keys_read_back(store: Store) -> None:
     store.write(_key(store, "dir/file.ion"), b"data")
     (key,) = list(store.list())
     assert store.read(key) == b"data"
+
+
+def test_store_scoped_lists_only_its_prefix_same_keys(store: Store) -> None:
+    store.write(_key(store, "a/one"), b"1")
+    store.write(_key(store, "b/two"), b"22")
+    scoped = store.scoped(_key(store, "b/"))
+    assert list(scoped.list()) == [_key(store, "b/two")]
+    assert scoped.read(_key(store, "b/two")) == b"22" and scoped.size(_key(store, "b/two")) == 2
+
+
+def test_store_size_missing_key_not_found(store: Store) -> None:
+    with pytest.raises(ObjectNotFoundError):
+        store.size(_key(store, "nope"))
+
+
+def test_store_tag_existing_object_keeps_data(store: Store) -> None:
+    store.write(_key(store, "tagged"), b"data")
+    store.tag(_key(store, "tagged"), {"qldb-dr:ledger": "orders"})
+    assert store.read(_key(store, "tagged")) == b"data"
 
 
 def test_local_store_key_outside_root_refused(tmp_path: Path) -> None:

@@ -68,6 +68,8 @@ class ExportSummary:
     first_previous_hash: bytes | None = None
     last_hash: bytes | None = None
     complete: bool = True  # every listed object was read to the end
+    table_revisions: dict[str, int] = field(default_factory=dict)  # user revisions per table name
+    table_documents: dict[str, set[str]] = field(default_factory=dict)  # document ids per table name
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -109,6 +111,14 @@ class Report:
 
 
 Progress = Callable[[str, int], None]
+
+
+def _count_table(summary: ExportSummary, block: Block, document_id: str | None) -> None:
+    info = block.transaction_info
+    entry = info.documents.get(document_id or "") if info is not None else None
+    table = entry.table_name if entry is not None else "(unknown table)"
+    summary.table_revisions[table] = summary.table_revisions.get(table, 0) + 1
+    summary.table_documents.setdefault(table, set()).add(document_id or "")
 
 
 class _BlockChecks:
@@ -201,6 +211,8 @@ class _BlockChecks:
             self.counts[f"{kind.value}Revisions"] += 1
             if kind is RevisionKind.SYSTEM:
                 continue  # not recomputable; covered by the revisions' Merkle root
+            if summary is not None:
+                _count_table(summary, block, revision.document_id)
             document = f"document {revision.document_id} version {revision.version}"
             if revision.address is not None and revision.address != block.address:
                 check.fail(

@@ -11,7 +11,13 @@ Contract, for every adapter (tests/unit/test_store_contract.py runs it against e
 * ``read(key)`` returns the object's bytes, or raises ``ObjectNotFoundError``.
 * ``write(key, data)`` creates or replaces the object; a reader never sees a partial
   object (local: write to a temporary file, then rename).
-* ``exists(key)`` never raises for a missing key.
+* ``create(key, data)`` writes only if the key is absent, atomically, or raises
+  ``ObjectExistsError`` (S3: ``If-None-Match: *``; local: an exclusive link).
+* ``exists(key)`` never raises for a missing key; ``size(key)`` raises ``ObjectNotFoundError``.
+* ``scoped(prefix)`` is the same store with its listing limited to ``prefix`` (keys keep
+  their namespace).
+* ``tag(key, tags)`` replaces an object's tags (S3 object tagging, allowed under Object
+  Lock); a local directory has no tags and ignores them.
 * Any other failure raises ``StoreAccessError`` (retryable).
 """
 
@@ -40,7 +46,15 @@ class Store(Protocol):
 
     def write(self, key: str, data: bytes) -> None: ...
 
+    def create(self, key: str, data: bytes) -> None: ...
+
     def exists(self, key: str) -> bool: ...
+
+    def size(self, key: str) -> int: ...
+
+    def scoped(self, prefix: str) -> Store: ...
+
+    def tag(self, key: str, tags: dict[str, str]) -> None: ...
 
     def describe(self, key: str) -> str:
         """A human location for messages: a path or an s3:// URL."""

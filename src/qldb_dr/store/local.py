@@ -7,20 +7,34 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from qldb_dr.errors import ObjectNotFoundError, StoreAccessError
+from qldb_dr.errors import ObjectExistsError, ObjectNotFoundError, StoreAccessError
 
 
 class LocalStore:
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, prefix: str = "") -> None:
         self._root = Path(root).expanduser().absolute()
+        self._prefix = prefix
 
     @property
     def url(self) -> str:
-        return self._root.as_uri() + "/"
+        return self._root.as_uri() + "/" + self._prefix
 
     @property
     def prefix(self) -> str:
-        return ""
+        return self._prefix
+
+    def scoped(self, prefix: str) -> LocalStore:
+        return LocalStore(self._root, prefix)
+
+    def tag(self, key: str, tags: dict[str, str]) -> None:
+        """Directories have no object tags: nothing to do."""
+
+    def size(self, key: str) -> int:
+        path = self._path(key)
+        try:
+            return path.stat().st_size
+        except FileNotFoundError as exc:
+            raise ObjectNotFoundError(str(path)) from exc
 
     @property
     def root(self) -> Path:
@@ -45,7 +59,7 @@ class LocalStore:
                     if name.startswith(".tmp-"):
                         continue
                     key = (Path(directory) / name).relative_to(self._root).as_posix()
-                    if key.startswith(prefix):
+                    if key.startswith(self._prefix + prefix):
                         keys.append(key)
         except OSError as exc:
             raise StoreAccessError(f"{self._root}: cannot list ({exc.strerror})") from exc
@@ -68,6 +82,22 @@ class LocalStore:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
             Path(tmp).replace(path)
+        except OSError as exc:
+            raise StoreAccessError(f"{path}: cannot write ({exc.strerror})") from exc
+
+    def create(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            try:
+                os.link(tmp, path)  # atomic, and fails if the name exists
+            except FileExistsError as exc:
+                raise ObjectExistsError(str(path)) from exc
+            finally:
+                Path(tmp).unlink()
         except OSError as exc:
             raise StoreAccessError(f"{path}: cannot write ({exc.strerror})") from exc
 

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from qldb_dr.errors import ObjectNotFoundError, QldbDrError, SourceNotFoundError, StoreAccessError
+from qldb_dr.errors import ObjectExistsError, ObjectNotFoundError, QldbDrError, SourceNotFoundError, StoreAccessError
 
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
 
@@ -78,6 +78,39 @@ class S3Store:
             self._client.put_object(Bucket=self._bucket, Key=key, Body=data, **self._put_args)
         except (ClientError, BotoCoreError) as exc:
             raise self._failed(f"{self.describe(key)}: cannot write", exc) from exc
+
+    def create(self, key: str, data: bytes) -> None:
+        try:
+            self._client.put_object(Bucket=self._bucket, Key=key, Body=data, IfNoneMatch="*", **self._put_args)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+                raise ObjectExistsError(self.describe(key)) from exc
+            raise self._failed(f"{self.describe(key)}: cannot write", exc) from exc
+        except BotoCoreError as exc:
+            raise self._failed(f"{self.describe(key)}: cannot write", exc) from exc
+
+    def tag(self, key: str, tags: dict[str, str]) -> None:
+        """Replace the object's tags (S3 object tagging; allowed under Object Lock)."""
+        try:
+            self._client.put_object_tagging(
+                Bucket=self._bucket, Key=key, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]}
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._failed(f"{self.describe(key)}: cannot tag", exc) from exc
+
+    def scoped(self, prefix: str) -> S3Store:
+        return S3Store(self._bucket, prefix, self._client, self._put_args)
+
+    def size(self, key: str) -> int:
+        try:
+            size: int = self._client.head_object(Bucket=self._bucket, Key=key)["ContentLength"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _NOT_FOUND:
+                raise ObjectNotFoundError(self.describe(key)) from exc
+            raise self._failed(f"{self.describe(key)}: cannot read", exc) from exc
+        except BotoCoreError as exc:
+            raise self._failed(f"{self.describe(key)}: cannot read", exc) from exc
+        return size
 
     def exists(self, key: str) -> bool:
         try:

@@ -1,0 +1,242 @@
+"""Recovery points: the vault's own record of every verified export.
+
+A recovery point is one JSON object in the vault, next to the exports it describes:
+
+    <vault prefix><ledger>/journal/<exportId>...                 the export (QLDB's layout) + proof
+    <vault prefix><ledger>/catalog/<windowStart>.json             its recovery point
+
+so replication carries both to the DR region and Object Lock protects both; a restore
+needs nothing from the failed region. A recovery point's key is its window's start —
+which is the previous recovery point's end — and it is written once, with a conditional
+create: two backups that planned the same window cannot both record one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from qldb_dr.errors import CatalogError, ObjectExistsError, RecoveryPointConflictError
+from qldb_dr.journal.models import BlockAddress
+from qldb_dr.store import Store
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Vault:
+    """Where a ledger's backups live: a bucket (or directory) and an optional key prefix."""
+
+    store: Store
+    prefix: str = ""
+
+    def journal(self, ledger: str) -> str:
+        return f"{self.prefix}{ledger}/journal/"
+
+    def catalog(self, ledger: str) -> str:
+        return f"{self.prefix}{ledger}/catalog/"
+
+
+@dataclass(frozen=True, slots=True)
+class TableCounts:
+    revisions: int = 0
+    documents: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryPoint:
+    recovery_point_id: str  # the export id: unique, and what an operator names
+    ledger_name: str
+    region: str
+    export_prefix: str
+    output_format: str
+    window_start: datetime
+    window_end: datetime
+    first_block: BlockAddress | None
+    last_block: BlockAddress | None
+    first_previous_hash: bytes | None
+    last_block_hash: bytes | None
+    previous: str | None  # the recovery point this one continues
+    digest: bytes
+    digest_tip: BlockAddress
+    blocks: int
+    revisions: int
+    tables: dict[str, TableCounts]
+    objects: tuple[str, ...]
+    size: int
+    verification: dict[str, Any]
+    created: datetime
+    execution: str | None = None
+    strand_id: str | None = field(default=None)
+
+    @property
+    def export_id(self) -> str:
+        return self.recovery_point_id
+
+    @property
+    def export_head(self) -> str:
+        return self.export_prefix + self.recovery_point_id
+
+    @property
+    def empty(self) -> bool:
+        return self.blocks == 0
+
+    def key(self, vault: Vault) -> str:
+        return f"{vault.catalog(self.ledger_name)}{_compact(self.window_start)}.json"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "formatVersion": FORMAT_VERSION,
+            "recoveryPointId": self.recovery_point_id,
+            "ledgerName": self.ledger_name,
+            "region": self.region,
+            "strandId": self.strand_id,
+            "exportId": self.recovery_point_id,
+            "exportPrefix": self.export_prefix,
+            "outputFormat": self.output_format,
+            "window": {"inclusiveStartTime": _iso(self.window_start), "exclusiveEndTime": _iso(self.window_end)},
+            "firstBlock": _address(self.first_block),
+            "lastBlock": _address(self.last_block),
+            "firstPreviousBlockHash": _b64(self.first_previous_hash),
+            "lastBlockHash": _b64(self.last_block_hash),
+            "previousRecoveryPointId": self.previous,
+            "digest": {"digest": _b64(self.digest), "digestTipAddress": _address(self.digest_tip)},
+            "counts": {
+                "blocks": self.blocks,
+                "revisions": self.revisions,
+                "tables": {
+                    name: {"revisions": c.revisions, "documents": c.documents}
+                    for name, c in sorted(self.tables.items())
+                },
+            },
+            "objects": list(self.objects),
+            "bytes": self.size,
+            "verification": self.verification,
+            "createdAt": _iso(self.created),
+            "backupExecutionArn": self.execution,
+        }
+
+    @classmethod
+    def from_json(cls, value: Any, location: str) -> RecoveryPoint:
+        try:
+            if value.get("formatVersion") != FORMAT_VERSION:
+                raise CatalogError(
+                    f"{location}: catalog format version {value.get('formatVersion')} is not {FORMAT_VERSION}",
+                    hint="upgrade qldb-dr",
+                )
+            counts = value["counts"]
+            return cls(
+                recovery_point_id=str(value["recoveryPointId"]),
+                ledger_name=str(value["ledgerName"]),
+                region=str(value["region"]),
+                strand_id=value.get("strandId"),
+                export_prefix=str(value["exportPrefix"]),
+                output_format=str(value["outputFormat"]),
+                window_start=_parse_time(value["window"]["inclusiveStartTime"]),
+                window_end=_parse_time(value["window"]["exclusiveEndTime"]),
+                first_block=_parse_address(value["firstBlock"]),
+                last_block=_parse_address(value["lastBlock"]),
+                first_previous_hash=_parse_b64(value["firstPreviousBlockHash"]),
+                last_block_hash=_parse_b64(value["lastBlockHash"]),
+                previous=value.get("previousRecoveryPointId"),
+                digest=base64.b64decode(value["digest"]["digest"], validate=True),
+                digest_tip=_parse_address(value["digest"]["digestTipAddress"]) or BlockAddress("", -1),
+                blocks=int(counts["blocks"]),
+                revisions=int(counts["revisions"]),
+                tables={k: TableCounts(int(v["revisions"]), int(v["documents"])) for k, v in counts["tables"].items()},
+                objects=tuple(str(k) for k in value["objects"]),
+                size=int(value["bytes"]),
+                verification=dict(value["verification"]),
+                created=_parse_time(value["createdAt"]),
+                execution=value.get("backupExecutionArn"),
+            )
+        except CatalogError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
+            raise CatalogError(f"{location}: not a qldb-dr recovery point ({type(exc).__name__}: {exc})") from exc
+
+
+class Catalog:
+    """The recovery points of a vault."""
+
+    def __init__(self, vault: Vault) -> None:
+        self.vault = vault
+
+    def recovery_points(self, ledger: str) -> list[RecoveryPoint]:
+        """Every recovery point of the ledger, oldest window first."""
+        store = self.vault.store
+        points = []
+        for key in store.list(self.vault.catalog(ledger)):
+            if key.endswith(".json"):
+                points.append(RecoveryPoint.from_json(_load(store.read(key), store.describe(key)), store.describe(key)))
+        return sorted(points, key=lambda p: (p.window_end, p.recovery_point_id))
+
+    def latest(self, ledger: str) -> RecoveryPoint | None:
+        points = self.recovery_points(ledger)
+        return points[-1] if points else None
+
+    def find(self, ledger: str, recovery_point_id: str) -> RecoveryPoint | None:
+        return next((p for p in self.recovery_points(ledger) if p.recovery_point_id == recovery_point_id), None)
+
+    def ledgers(self) -> list[str]:
+        """Ledgers with at least one recovery point in the vault."""
+        names = set()
+        for key in self.vault.store.list(self.vault.prefix):
+            parts = key[len(self.vault.prefix) :].split("/")
+            if len(parts) >= 3 and parts[1] == "catalog" and parts[2].endswith(".json"):
+                names.add(parts[0])
+        return sorted(names)
+
+    def record(self, point: RecoveryPoint) -> str:
+        """Write the recovery point once; RecoveryPointConflictError if its window is taken."""
+        key = point.key(self.vault)
+        previous = self.latest(point.ledger_name)
+        if previous is not None and previous.recovery_point_id != point.previous:
+            raise RecoveryPointConflictError(
+                f"ledger {point.ledger_name}: recovery point {previous.recovery_point_id} was recorded after this "
+                f"backup planned its window (it continues {point.previous}); nothing recorded"
+            )
+        try:
+            self.vault.store.create(key, (json.dumps(point.to_json(), indent=2) + "\n").encode())
+        except ObjectExistsError as exc:
+            raise RecoveryPointConflictError(f"{key}: another backup recorded this window first") from exc
+        return key
+
+
+def _load(data: bytes, location: str) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise CatalogError(f"{location}: not JSON ({exc})") from exc
+
+
+def _compact(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _address(address: BlockAddress | None) -> dict[str, Any] | None:
+    return None if address is None else {"strandId": address.strand_id, "sequenceNo": address.sequence_no}
+
+
+def _parse_address(value: Any) -> BlockAddress | None:
+    return None if value is None else BlockAddress(str(value["strandId"]), int(value["sequenceNo"]))
+
+
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode()
+
+
+def _parse_b64(text: str | None) -> bytes | None:
+    return None if text is None else base64.b64decode(text, validate=True)
