@@ -1,10 +1,13 @@
-"""Verify Export: every hash, the chain and the stored proof of one export in the vault."""
+"""Verify Export: every hash, the chain and continuity of one export in the vault, anchored
+to the live ledger's digest (the proof is stored beside it) — or, given only a bucket and an
+export, the offline verification of an export already there."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from qldb_dr.backup import Plan, Settings, verify_export
 from qldb_dr.checks import Status
 from qldb_dr.errors import ExportVerificationError, InvalidInputError
 from qldb_dr.journal.verify import verify_source
@@ -19,11 +22,16 @@ class VerifyExportInput:
     @classmethod
     def parse(cls, event: Any) -> VerifyExportInput:
         if not isinstance(event, dict) or not event.get("bucket") or not event.get("export"):
-            raise InvalidInputError(f"Verify Export needs {{bucket, export}}, got {event!r:.200}")
+            raise InvalidInputError(
+                f"Verify Export needs {{bucket, export}} or {{backup, plan, export}}, got {event!r:.200}"
+            )
         return cls(str(event["bucket"]), str(event["export"]))
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
+    if isinstance(event, dict) and "backup" in event:  # a step of the Backup workflow
+        settings, plan = Settings.from_json(event["backup"]), Plan.from_json(event["plan"])
+        return verify_export(settings.backup(), settings.qldb(), plan, event["export"]["exportId"]).to_json()
     request = VerifyExportInput.parse(event)
     report = verify_source(S3Store(request.bucket, request.export))
     failed = [c for c in report.checks if c.status is Status.FAILURE]

@@ -16,21 +16,24 @@ the next window starts where this one ended.
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from qldb_dr.aws import client as aws_client
 from qldb_dr.aws.qldb import Qldb
 from qldb_dr.catalog import Catalog, RecoveryPoint, TableCounts, Vault
 from qldb_dr.checks import Status
-from qldb_dr.errors import BackupInProgressError, ContinuityError, ExportVerificationError
+from qldb_dr.errors import BackupInProgressError, ContinuityError, ExportVerificationError, InvalidInputError
 from qldb_dr.journal.export import Proof
 from qldb_dr.journal.hashing import fold
 from qldb_dr.journal.models import BlockAddress, OutputFormat
 from qldb_dr.journal.verify import ExportSummary, Report, b64, verify_source
 from qldb_dr.store import Store
 
-DEFAULT_SETTLE_SECONDS = 60
+DEFAULT_SETTLE_SECONDS = 60  # window ends this long before now: commits in flight land first
+DEFAULT_POLL_SECONDS = 15  # between DescribeJournalS3Export calls
 DEFAULT_OUTPUT_FORMAT = OutputFormat.ION_BINARY.value  # smallest, fastest to verify
 
 
@@ -45,6 +48,113 @@ class Backup:
     @property
     def export_prefix(self) -> str:
         return self.vault.journal(self.ledger)
+
+
+# Function environment variables read when an input field is absent.
+ENVIRONMENT = {
+    "vaultBucket": "QLDB_DR_VAULT_BUCKET",
+    "vaultPrefix": "QLDB_DR_VAULT_PREFIX",
+    "exportRoleArn": "QLDB_DR_EXPORT_ROLE_ARN",
+    "kmsKeyArn": "QLDB_DR_KMS_KEY_ARN",
+    "outputFormat": "QLDB_DR_OUTPUT_FORMAT",
+    "settleSeconds": "QLDB_DR_SETTLE_SECONDS",
+    "pollSeconds": "QLDB_DR_POLL_SECONDS",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """A backup's settings, resolved once by the first step and carried in the execution's
+    state: input field > function environment variable > default."""
+
+    ledger: str
+    region: str
+    vault_bucket: str
+    vault_prefix: str
+    export_role_arn: str
+    kms_key_arn: str | None
+    output_format: str
+    settle_seconds: int
+    poll_seconds: int
+
+    @classmethod
+    def resolve(cls, event: Any, environment: Any, region: str) -> Settings:
+        if not isinstance(event, dict) or not event.get("ledgerName"):
+            raise InvalidInputError(f"a backup needs {{ledgerName}}, got {event!r:.200}")
+
+        def value(field: str, default: str | None = None) -> str | None:
+            given = event.get(field)
+            if given is not None:
+                return str(given)
+            return environment.get(ENVIRONMENT[field]) or default
+
+        bucket, role = value("vaultBucket"), value("exportRoleArn")
+        if not bucket or not role:
+            raise InvalidInputError(
+                "a backup needs a vault bucket and an export role: vaultBucket / exportRoleArn in the input, or "
+                "QLDB_DR_VAULT_BUCKET / QLDB_DR_EXPORT_ROLE_ARN in the function's environment"
+            )
+        output_format = value("outputFormat", DEFAULT_OUTPUT_FORMAT) or DEFAULT_OUTPUT_FORMAT
+        if output_format not in {f.value for f in OutputFormat}:
+            raise InvalidInputError(f"outputFormat must be ION_BINARY, ION_TEXT or JSON, not {output_format}")
+        try:
+            settle = int(value("settleSeconds", str(DEFAULT_SETTLE_SECONDS)) or DEFAULT_SETTLE_SECONDS)
+            poll = int(value("pollSeconds", str(DEFAULT_POLL_SECONDS)) or DEFAULT_POLL_SECONDS)
+        except ValueError as exc:
+            raise InvalidInputError(f"settleSeconds and pollSeconds must be whole seconds ({exc})") from exc
+        return cls(
+            ledger=str(event["ledgerName"]),
+            region=str(event.get("region") or region),
+            vault_bucket=bucket,
+            vault_prefix=value("vaultPrefix", "") or "",
+            export_role_arn=role,
+            kms_key_arn=value("kmsKeyArn"),
+            output_format=output_format,
+            settle_seconds=settle,
+            poll_seconds=max(poll, 1),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ledgerName": self.ledger,
+            "region": self.region,
+            "vaultBucket": self.vault_bucket,
+            "vaultPrefix": self.vault_prefix,
+            "exportRoleArn": self.export_role_arn,
+            "kmsKeyArn": self.kms_key_arn,
+            "outputFormat": self.output_format,
+            "settleSeconds": self.settle_seconds,
+            "pollSeconds": self.poll_seconds,
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> Settings:
+        try:
+            return cls(
+                ledger=value["ledgerName"],
+                region=value["region"],
+                vault_bucket=value["vaultBucket"],
+                vault_prefix=value["vaultPrefix"],
+                export_role_arn=value["exportRoleArn"],
+                kms_key_arn=value.get("kmsKeyArn"),
+                output_format=value["outputFormat"],
+                settle_seconds=int(value["settleSeconds"]),
+                poll_seconds=int(value["pollSeconds"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInputError(f"the backup settings in the state are incomplete ({exc})") from exc
+
+    def backup(self) -> Backup:
+        from qldb_dr.store.s3 import S3Store
+
+        return Backup(
+            self.ledger,
+            self.region,
+            Vault(S3Store(self.vault_bucket, "", aws_client("s3", self.region)), self.vault_prefix),
+        )
+
+    def qldb(self) -> Qldb:
+        return Qldb(self.region)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,25 +223,82 @@ def plan_window(backup: Backup, qldb: Qldb, *, now: datetime, settle_seconds: in
 
 
 @dataclass(frozen=True, slots=True)
-class Verified:
-    """One export, verified, continuing the plan, anchored to the ledger's digest."""
+class Verification:
+    """What Verify Export established about one export; Record Recovery Point records it."""
 
     export_id: str
-    report: Report
-    summary: ExportSummary
+    blocks: int
+    revisions: int
+    first: BlockAddress | None
+    last: BlockAddress | None
+    first_previous_hash: bytes | None
+    last_hash: bytes | None
+    tables: dict[str, TableCounts]
     proof: Proof | None
+    status: str
+    checks: list[dict[str, str]]
+
+    @classmethod
+    def of(cls, export_id: str, report: Report, proof: Proof | None) -> Verification:
+        s = report.exports[0]
+        return cls(
+            export_id=export_id,
+            blocks=s.blocks,
+            revisions=s.revisions,
+            first=s.first,
+            last=s.last,
+            first_previous_hash=s.first_previous_hash,
+            last_hash=s.last_hash,
+            tables={
+                name: TableCounts(n, len(s.table_documents.get(name, ()))) for name, n in s.table_revisions.items()
+            },
+            proof=proof,
+            status=report.status.name,
+            checks=[{"name": c.name, "status": c.status.name, "summary": c.summary} for c in report.checks],
+        )
 
     def to_json(self) -> dict[str, Any]:
-        s = self.summary
         return {
             "exportId": self.export_id,
-            "blocks": s.blocks,
-            "revisions": s.revisions,
-            "firstBlock": None if s.first is None else s.first.to_ion(),
-            "lastBlock": None if s.last is None else s.last.to_ion(),
-            "status": self.report.status.name,
-            "checks": [{"name": c.name, "status": c.status.name, "summary": c.summary} for c in self.report.checks],
+            "blocks": self.blocks,
+            "revisions": self.revisions,
+            "firstBlock": None if self.first is None else self.first.to_ion(),
+            "lastBlock": None if self.last is None else self.last.to_ion(),
+            "firstPreviousBlockHash": None if self.first_previous_hash is None else b64(self.first_previous_hash),
+            "lastBlockHash": None if self.last_hash is None else b64(self.last_hash),
+            "tables": {k: {"revisions": v.revisions, "documents": v.documents} for k, v in self.tables.items()},
+            "proof": None if self.proof is None else json.loads(self.proof.to_json()),
+            "status": self.status,
+            "checks": self.checks,
         }
+
+    @classmethod
+    def from_json(cls, value: Any) -> Verification:
+        try:
+            proof = value.get("proof")
+            return cls(
+                export_id=value["exportId"],
+                blocks=int(value["blocks"]),
+                revisions=int(value["revisions"]),
+                first=_address(value.get("firstBlock")),
+                last=_address(value.get("lastBlock")),
+                first_previous_hash=_unb64(value.get("firstPreviousBlockHash")),
+                last_hash=_unb64(value.get("lastBlockHash")),
+                tables={k: TableCounts(int(v["revisions"]), int(v["documents"])) for k, v in value["tables"].items()},
+                proof=None if proof is None else Proof.from_json(json.dumps(proof).encode(), "state"),
+                status=value["status"],
+                checks=list(value["checks"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInputError(f"the verification in the state is incomplete ({exc})") from exc
+
+
+def _address(value: Any) -> BlockAddress | None:
+    return None if value is None else BlockAddress(str(value["strandId"]), int(value["sequenceNo"]))
+
+
+def _unb64(text: str | None) -> bytes | None:
+    return None if text is None else base64.b64decode(text)
 
 
 def anchor(
@@ -152,7 +319,7 @@ def anchor(
     return proof
 
 
-def verify_export(backup: Backup, qldb: Qldb, plan: Plan, export_id: str) -> Verified:
+def verify_export(backup: Backup, qldb: Qldb, plan: Plan, export_id: str) -> Verification:
     """Verify the completed export, its continuity with the plan, and anchor it."""
     head = backup.export_prefix + export_id
     store = backup.vault.store.scoped(head)
@@ -166,7 +333,7 @@ def verify_export(backup: Backup, qldb: Qldb, plan: Plan, export_id: str) -> Ver
         if proof is not None and proof.digest_tip.sequence_no < proof.block_address.sequence_no:
             raise ContinuityError(f"{head}: the ledger's tip is before the last block already backed up")
     report = _verify(store, head) if proof is not None and summary.last is not None else first_pass
-    return Verified(export_id, report, report.exports[0], proof)
+    return Verification.of(export_id, report, proof)
 
 
 def _verify(store: Store, head: str) -> Report:
@@ -200,44 +367,42 @@ def _check_continuity(head: str, plan: Plan, summary: ExportSummary) -> None:
 
 
 def record(
-    backup: Backup, plan: Plan, verified: Verified, *, output_format: str, now: datetime, execution: str | None
+    backup: Backup, plan: Plan, verified: Verification, *, output_format: str, now: datetime, execution: str | None
 ) -> RecoveryPoint:
     """Tag the export's objects, then write its recovery point (written last: a recovery
     point always means a verified, anchored, tagged export)."""
     head = backup.export_prefix + verified.export_id
     store = backup.vault.store
-    keys = [k for k in store.list(head) if not k.endswith("/")]
+    keys = list(store.scoped(head).list())
     tags = {"qldb-dr:ledger": backup.ledger, "qldb-dr:export-id": verified.export_id, "qldb-dr:verified": "true"}
     size = 0
     for key in keys:
         store.tag(key, tags)
         size += store.size(key)
-    s = verified.summary
+    proof = verified.proof
     point = RecoveryPoint(
         recovery_point_id=verified.export_id,
         ledger_name=backup.ledger,
         region=backup.region,
-        strand_id=None if s.first is None else s.first.strand_id,
+        strand_id=None if verified.first is None else verified.first.strand_id,
         export_prefix=backup.export_prefix,
         output_format=output_format,
         window_start=plan.start,
         window_end=plan.end,
-        first_block=s.first,
-        last_block=s.last,
-        first_previous_hash=s.first_previous_hash,
-        last_block_hash=s.last_hash,
+        first_block=verified.first,
+        last_block=verified.last,
+        first_previous_hash=verified.first_previous_hash,
+        last_block_hash=verified.last_hash,
         previous=plan.previous,
-        digest=b"" if verified.proof is None else verified.proof.digest,
-        digest_tip=BlockAddress("", -1) if verified.proof is None else verified.proof.digest_tip,
-        blocks=s.blocks,
-        revisions=s.revisions,
-        tables={
-            name: TableCounts(count, len(s.table_documents.get(name, ()))) for name, count in s.table_revisions.items()
-        },
+        digest=b"" if proof is None else proof.digest,
+        digest_tip=BlockAddress("", -1) if proof is None else proof.digest_tip,
+        blocks=verified.blocks,
+        revisions=verified.revisions,
+        tables=verified.tables,
         objects=tuple(k for k in keys if k.startswith(head + "/")),
         size=size,
-        verification=verified.to_json(),
-        created=now,
+        verification={"status": verified.status, "checks": verified.checks},
+        created=now.replace(microsecond=now.microsecond // 1000 * 1000),  # the catalog keeps milliseconds
         execution=execution,
     )
     Catalog(backup.vault).record(point)

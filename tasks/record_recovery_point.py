@@ -1,0 +1,29 @@
+"""Record Recovery Point: tag the verified export's objects, then write its catalog entry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from qldb_dr.backup import Plan, Settings, Verification, record
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    settings, plan = Settings.from_json(event["backup"]), Plan.from_json(event["plan"])
+    backup = settings.backup()
+    point = record(
+        backup,
+        plan,
+        Verification.from_json(event["verification"]),
+        output_format=settings.output_format,
+        now=datetime.now(UTC),
+        execution=event.get("executionArn"),
+    )
+    return {
+        "recoveryPointId": point.recovery_point_id,
+        "key": point.key(backup.vault),
+        "blocks": point.blocks,
+        "revisions": point.revisions,
+        "firstBlock": None if point.first_block is None else point.first_block.sequence_no,
+        "lastBlock": None if point.last_block is None else point.last_block.sequence_no,
+    }
