@@ -20,8 +20,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from qldb_dr.errors import CatalogError, ObjectExistsError, RecoveryPointConflictError
+from qldb_dr.checks import Check
+from qldb_dr.errors import CatalogError, ObjectExistsError, ObjectNotFoundError, QldbDrError, RecoveryPointConflictError
+from qldb_dr.journal.export import Proof, discover
 from qldb_dr.journal.models import BlockAddress
+from qldb_dr.journal.verify import Report, verify_source
 from qldb_dr.store import Store
 
 FORMAT_VERSION = 1
@@ -240,3 +243,95 @@ def _b64(data: bytes | None) -> str | None:
 
 def _parse_b64(text: str | None) -> bytes | None:
     return None if text is None else base64.b64decode(text, validate=True)
+
+
+def _scan(store: Store) -> tuple[list[RecoveryPoint], list[CatalogError]]:
+    """Every readable recovery point under the store's prefix, oldest window first, and the
+    errors of the unreadable ones."""
+    points, errors = [], []
+    for key in store.list():
+        if "/catalog/" in key and key.endswith(".json"):
+            where = store.describe(key)
+            try:
+                points.append(RecoveryPoint.from_json(_load(store.read(key), where), where))
+            except CatalogError as exc:
+                errors.append(exc)
+    return sorted(points, key=lambda p: (p.ledger_name, p.window_start)), errors
+
+
+def verify_vault(store: Store, progress: Any = None) -> Report:
+    """Verify a vault: the exports its recovery points name, every check of `verify_source`,
+    and a `catalog` check — each recovery point matches its export and its proof, and the
+    points chain window to window. Exports no recovery point names (an interrupted or
+    superseded backup) are reported, not verified. Without a catalog, `verify_source`."""
+    points, errors = _scan(store)
+    if not points and not errors:
+        return verify_source(store, progress)
+    ledgers = sorted({p.ledger_name for p in points})
+    if len(ledgers) > 1:
+        raise QldbDrError(
+            f"{store.url} holds recovery points of several ledgers ({', '.join(ledgers)})",
+            hint=f"verify one ledger at a time, e.g. {store.url.rstrip('/')}/{ledgers[0]}/",
+        )
+    heads = {p.export_head for p in points}
+    report = verify_source(store, progress, heads=heads)
+    check = Check("catalog", "recovery points match their exports and proofs, and chain window to window")
+    for error in errors:
+        check.fail(str(error))
+    summaries = {s.location: s for s in report.exports}
+    for ref in discover(store):
+        if ref.head not in heads:
+            check.warn(
+                "export is not a recovery point (an interrupted or superseded backup): not verified", location=ref.head
+            )
+    previous: RecoveryPoint | None = None
+    for point in points:
+        _check_point(store, check, point, summaries.get(point.export_head), previous)
+        previous = point
+    check.summary = f"{check.checked} of {len(points)} recovery points match their exports and chain"
+    report.checks.append(check)
+    return report
+
+
+def _check_point(
+    store: Store, check: Check, point: RecoveryPoint, summary: Any, previous: RecoveryPoint | None
+) -> None:
+    where = {"export_id": point.recovery_point_id, "location": point.key(Vault(store, ""))}
+    failures = check.failures
+    if previous is None and point.previous is not None:
+        check.fail(f"the first recovery point continues {point.previous}, which is not in the vault", **where)
+    if previous is not None and (
+        point.previous != previous.recovery_point_id or point.window_start != previous.window_end
+    ):
+        check.fail(
+            "recovery points do not chain: a recovery point is missing or out of place",
+            expected=f"previous {previous.recovery_point_id}, window from {_iso(previous.window_end)}",
+            found=f"previous {point.previous}, window from {_iso(point.window_start)}",
+            **where,
+        )
+    if summary is None:
+        check.fail("the recovery point's export is missing from the vault", **where)
+        return
+    recorded = (point.blocks, point.first_block, point.last_block, point.last_block_hash)
+    found = (summary.blocks, summary.first, summary.last, summary.last_hash)
+    if recorded != found:
+        check.fail(
+            "the catalog and the export disagree",
+            expected=f"{point.blocks} blocks {_span(point.first_block, point.last_block)}",
+            found=f"{summary.blocks} blocks {_span(summary.first, summary.last)}",
+            **where,
+        )
+    if point.digest:
+        try:
+            proof = Proof.from_json(store.read(point.export_head + ".proof.json"), point.export_head)
+        except (ObjectNotFoundError, QldbDrError):
+            check.fail("the recovery point has a digest but its proof file is missing or unreadable", **where)
+        else:
+            if proof.digest != point.digest:
+                check.fail("the proof's digest is not the one the catalog recorded", **where)
+    if check.failures == failures:
+        check.passed()
+
+
+def _span(first: BlockAddress | None, last: BlockAddress | None) -> str:
+    return "(none)" if first is None or last is None else f"{first.sequence_no}-{last.sequence_no}"

@@ -9,9 +9,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from qldb_dr.catalog import verify_vault
 from qldb_dr.checks import Status
 from qldb_dr.cli.main import Environment, ExitStatus
-from qldb_dr.journal.verify import Report, verify_source
+from qldb_dr.journal.verify import Report
 from qldb_dr.store import open_store
 
 _STYLE = {Status.OK: "green", Status.WARNING: "yellow", Status.FAILURE: "bold red"}
@@ -35,9 +36,9 @@ def run(args: argparse.Namespace, env: Environment) -> int:
     console = Console(file=env.stderr, stderr=True, highlight=False)
     if env.interactive and not args.json:
         with console.status("reading exports…") as status:
-            report = verify_source(store, lambda where, blocks: status.update(f"verified {where}"))
+            report = verify_vault(store, lambda where, blocks: status.update(f"verified {where}"))
     else:
-        report = verify_source(store)
+        report = verify_vault(store)
     if args.json:
         env.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
     else:

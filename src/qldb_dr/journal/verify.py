@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import base64
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -480,9 +480,10 @@ def verify_blocks(blocks: Iterable[Block], *, json_origin: bool = False) -> list
     return [verifier.checks[name] for name in ("block-hashes", "revision-hashes", "chain")]
 
 
-def verify_source(store: Store, progress: Progress | None = None) -> Report:
-    """Verify every export in the store. Raises SourceNotFoundError when there is none."""
-    refs = discover(store)
+def verify_source(store: Store, progress: Progress | None = None, heads: Collection[str] | None = None) -> Report:
+    """Verify every export in the store (or only those whose head is in `heads`).
+    Raises SourceNotFoundError when there is none."""
+    refs = [r for r in discover(store) if heads is None or r.head in heads]
     if not refs:
         raise SourceNotFoundError(
             f"{store.url}: no QLDB exports here (no *.started.manifest or *.completed.manifest)",
