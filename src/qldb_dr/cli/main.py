@@ -35,7 +35,7 @@ class Environment:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from qldb_dr.cli import executions, local, verify
+    from qldb_dr.cli import backup, executions, local, verify
 
     parser = argparse.ArgumentParser(
         prog="qldb-dr",
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.register(commands)
     local.register(commands)
     executions.register(commands)
+    backup.register(commands)
     return parser
 
 
