@@ -17,6 +17,9 @@ from typing import Any
 from qldb_dr.cli.main import Environment, ExitStatus
 from qldb_dr.errors import QldbDrError
 
+# The default regions and retention of the local vault (kept in sync with local/deploy.py).
+PRIMARY_REGION, DR_REGION, RETENTION_DAYS = "us-east-1", "us-west-2", 1
+
 DEFAULT_PORT = 4566
 START_SECONDS = 30  # how long `up --detach` waits for the endpoint to answer
 STOP_SECONDS = 30  # how long `down` waits for it to exit after SIGTERM
@@ -42,6 +45,14 @@ def register(commands: Any) -> None:
     up.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port on 127.0.0.1 (default {DEFAULT_PORT})")
     _data_dir_argument(up)
     up.add_argument("--detach", action="store_true", help="run in the background; stop it with `local down`")
+    up.add_argument("--primary-region", default=PRIMARY_REGION, help=f"the vault's primary region ({PRIMARY_REGION})")
+    up.add_argument("--dr-region", default=DR_REGION, help=f"the replica vault's region ({DR_REGION})")
+    up.add_argument(
+        "--retention-days",
+        type=int,
+        default=RETENTION_DAYS,
+        help=f"Object Lock (compliance) retention of the vault buckets, in days ({RETENTION_DAYS})",
+    )
     up.add_argument("--verbose", action="store_true", help="log every request")
     up.set_defaults(run=run_up)
     down = verbs.add_parser("down", help="stop the endpoint serving a data directory")
@@ -123,6 +134,7 @@ def _detach(args: argparse.Namespace, env: Environment, data_dir: Path) -> int:
     while time.monotonic() < deadline:
         record = _running(data_dir)
         if record is not None and record["pid"] == process.pid:
+            env.stdout.write(record.get("deployment", ""))
             _announce(env, int(record["port"]), data_dir, detached=True)
             return ExitStatus.OK
         if process.poll() is not None:
@@ -136,6 +148,7 @@ def _serve(args: argparse.Namespace, env: Environment, data_dir: Path) -> int:
     import boto3
 
     from qldb_dr.local.aws.moto_app import moto_app
+    from qldb_dr.local.deploy import deploy
     from qldb_dr.local.server.app import Endpoint
     from qldb_dr.local.server.serve import run_until_stopped, start
 
@@ -162,7 +175,9 @@ def _serve(args: argparse.Namespace, env: Environment, data_dir: Path) -> int:
     pid_file = data_dir / PID_FILE
 
     def ready() -> None:
-        pid_file.write_text(json.dumps({"pid": os.getpid(), "port": port}))
+        deployment = deploy(own_url, primary=args.primary_region, dr=args.dr_region, retention_days=args.retention_days)
+        pid_file.write_text(json.dumps({"pid": os.getpid(), "port": port, "deployment": deployment.describe()}))
+        env.stdout.write(deployment.describe())
         _announce(env, port, data_dir, detached=False)
 
     try:

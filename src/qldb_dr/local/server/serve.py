@@ -8,6 +8,7 @@ of worker threads, so sessions of many clients are served side by side.
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -38,7 +39,15 @@ class Server:
         self._server.run()
 
     def shutdown(self) -> None:
-        self._server.close()
+        """Stop serving: close every socket from inside the serving loop (which then ends,
+        its map empty), then stop the worker threads."""
+        connections = self._server._map
+
+        def close_all() -> None:
+            for channel in list(connections.values()):
+                channel.close()
+
+        self._server.trigger.pull_trigger(close_all)
         self._server.task_dispatcher.shutdown()
 
 
@@ -48,20 +57,24 @@ def start(app: WsgiApp, port: int = 0) -> Server:
 
 
 def run_until_stopped(server: Server, on_ready: Callable[[], None], on_stop: Callable[[], None]) -> None:
-    """Serve in this thread; SIGTERM and SIGINT stop the server and then call on_stop.
-    on_ready runs once the signals are handled (announce the endpoint only then)."""
+    """Serve on a thread until SIGTERM or SIGINT, then stop the server and call on_stop.
+    on_ready runs once the endpoint answers and the signals are handled: it may call the
+    endpoint itself (deploying onto it) before announcing it."""
+    stopping = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+        stopping.set()
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    serving = threading.Thread(target=server.serve_forever, name="endpoint", daemon=True)
+    serving.start()
     try:
         on_ready()
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        while not stopping.wait(timeout=0.2):
+            pass
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
         server.shutdown()
+        serving.join(timeout=30)
         on_stop()
