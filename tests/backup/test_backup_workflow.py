@@ -4,6 +4,7 @@ the real handlers from tasks/, on the local endpoint, against the local ledger."
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import threading
 import time
@@ -88,7 +89,7 @@ def test_three_incremental_backups_chain_and_replicate(deployed: tuple[Running, 
         assert code == 0, out + err
     points = _points(running, _primary(deployment))
     assert len(points) == 3
-    for before, after in zip(points, points[1:], strict=False):
+    for before, after in itertools.pairwise(points):
         assert after.previous == before.recovery_point_id
         assert after.first_block.sequence_no == before.last_block.sequence_no + 1
     dr_bucket = deployment.buckets[deployment.dr_region]
