@@ -103,3 +103,34 @@ class RecoveryPointConflictError(QldbDrError):
 
 class CatalogError(QldbDrError):
     """A catalog object is unreadable or contradicts the vault. Not retryable."""
+
+
+# -- restore ----------------------------------------------------------------------------------------
+
+
+class NoRecoveryPointsError(QldbDrError):
+    """The vault holds no recovery point of the ledger asked for. Not retryable."""
+
+
+class OutOfRangeError(QldbDrError):
+    """The recovery point, time or block asked for is not in the vault's range. Not retryable."""
+
+
+class PredecessorMissingError(QldbDrError):
+    """A recovery point (or a revision) cannot be applied before its predecessor, which has not
+    arrived yet (replication in flight). Retryable: wait, then run again."""
+
+
+class VaultVerificationError(QldbDrError):
+    """The vault failed verification at restore time (tampering or corruption); nothing was
+    written to the target. Not retryable from this vault."""
+
+
+class TargetNotEmptyError(QldbDrError):
+    """The target ledger holds data that is not a previous restore of the same source.
+    Not retryable: choose another target."""
+
+
+class UnreplayableDocumentError(QldbDrError):
+    """A document cannot be written back through PartiQL as it was (a top-level annotation or
+    repeated top-level field names). Not retryable; reported by document id."""

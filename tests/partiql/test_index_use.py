@@ -168,3 +168,22 @@ def test_lookup_and_scan_same_rows_for_mixed_types(access: MemoryAccess) -> None
     assert looked_up == scanned
     assert scanned[:5] == [[0, 1, 2]] * 3 + [[3, 4]] * 2
     assert reads(access, "T") == (len(values), len(values) - 1, 0)  # no lookup for NULL
+
+
+def test_select_indexed_in_list_looks_up_each_value_no_scan(indexed: MemoryAccess) -> None:
+    rows = indexed.run("SELECT VALUE v.Year FROM Vehicle AS v WHERE v.VIN IN (?, ?, 'missing', ?)", "A", 7, "A")
+    assert sorted(rows) == [2001, 2003]
+    assert reads(indexed) == (0, 3, 0)  # A, 7 and 'missing' once each
+
+
+def test_select_by_id_in_list_gets_each_no_scan(indexed: MemoryAccess) -> None:
+    ids = indexed.run("SELECT VALUE id FROM Vehicle AS v BY id")
+    indexed.scans.clear()
+    rows = indexed.run("SELECT VALUE v.VIN FROM Vehicle AS v BY id WHERE id IN ?", [ids[0], ids[2], "nope"])
+    assert len(rows) == 2
+    assert reads(indexed) == (0, 0, 3)
+
+
+def test_select_not_in_still_scans(indexed: MemoryAccess) -> None:
+    assert sorted(indexed.run("SELECT VALUE v.Year FROM Vehicle AS v WHERE v.VIN NOT IN ('A')")) == [2002, 2003]
+    assert reads(indexed)[0] == 1

@@ -232,7 +232,8 @@ class SelectList(Projection):
 
 @dataclass(frozen=True, slots=True)
 class KeyCandidate(Node):
-    """A WHERE/ON conjunct ``alias.field = value`` (``field`` None: ``by_alias = value``).
+    """A WHERE/ON conjunct ``alias.field = value`` or ``alias.field IN (…)`` (``field`` None:
+    the BY variable).
 
     ``value`` depends only on parameters, literals and earlier FROM items, so it can be evaluated
     before the item is read and used for an index lookup (or a get by document id).
@@ -240,6 +241,7 @@ class KeyCandidate(Node):
 
     field: str | None
     value: Expr
+    many: bool = False  # ``alias.field IN collection``: look up each element
 
 
 @dataclass(frozen=True, slots=True)

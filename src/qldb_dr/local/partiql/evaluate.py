@@ -503,20 +503,35 @@ class _Evaluator:
         else a full scan. WHERE is still applied to each of them."""
         for key in item.keys:
             if key.field is None:
-                value = self.eval(key.value, frame)
-                if kind(value) not in TEXTS:
-                    return ()  # an id is a string: the conjunct cannot be true
-                document = self.access.get(table.table_id, text_of(value))
-                return () if document is None else (document,)
+                found = {}
+                for value in self._key_values(key, frame):
+                    if kind(value) in TEXTS and text_of(value) not in found:  # an id is a string
+                        document = self.access.get(table.table_id, text_of(value))
+                        if document is not None:
+                            found[text_of(value)] = document
+                return tuple(found.values())
         if not committed:
             online = {index.field for index in table.indexes if index.status == ONLINE}
             for key in item.keys:
                 if key.field in online:
-                    value = self.eval(key.value, frame)
-                    if index_key(value) is None:
-                        return ()  # NULL, MISSING or NaN equals nothing
-                    return self.access.lookup(table.table_id, key.field, value)
+                    documents: dict[str, Document] = {}
+                    seen_keys = set()
+                    for value in self._key_values(key, frame):
+                        value_key = index_key(value)
+                        if value_key is None or value_key in seen_keys:
+                            continue  # NULL, MISSING or NaN equals nothing
+                        seen_keys.add(value_key)
+                        for document in self.access.lookup(table.table_id, key.field, value):
+                            documents.setdefault(document.id, document)
+                    return tuple(documents.values())
         return self.access.scan(table.table_id)
+
+    def _key_values(self, key: ast.KeyCandidate, frame: _Frame) -> list[Any]:
+        """The value of an `=` key, or the elements of an `IN` key's collection."""
+        value = self.eval(key.value, frame)
+        if not key.many:
+            return [value]
+        return list(value) if kind(value) in SEQUENCES else []
 
     def _history_bindings(self, call: ast.Call, frame: _Frame) -> Iterator[_Binding]:
         first = call.args[0]

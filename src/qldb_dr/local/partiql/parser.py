@@ -812,6 +812,11 @@ def _plan_keys(items: tuple[ast.FromItem, ...], where: ast.Expr | None, *, impli
     for item in items:
         keys = []
         for conjunct in _conjuncts(where) + _conjuncts(item.on):
+            if isinstance(conjunct, ast.In) and not conjunct.negated:
+                key = _key_side(conjunct.operand, item, names, implicit=implicit and len(items) == 1)
+                if key is not None and _independent(conjunct.collection, bound):
+                    keys.append(ast.KeyCandidate(key or None, conjunct.collection, many=True, pos=conjunct.pos))
+                continue
             if not (isinstance(conjunct, ast.Comparison) and conjunct.op == "="):
                 continue
             for side, other in ((conjunct.left, conjunct.right), (conjunct.right, conjunct.left)):

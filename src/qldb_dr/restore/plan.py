@@ -1,0 +1,258 @@
+"""Plan Restore: choose the recovery points and the last block to restore, re-verify them in
+the vault of the region the restore runs in, learn the tables and indexes the source had at
+that block, and write the plan (and the Map manifests) to the vault.
+
+Nothing here writes to the target: corruption or tampering in the DR vault stops the restore
+before any write, naming the block.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from qldb_dr.catalog import Catalog, RecoveryPoint, Vault
+from qldb_dr.checks import Status
+from qldb_dr.errors import (
+    NoRecoveryPointsError,
+    OutOfRangeError,
+    PredecessorMissingError,
+    VaultVerificationError,
+)
+from qldb_dr.journal.export import discover, open_export
+from qldb_dr.journal.reader import read_blocks
+from qldb_dr.journal.verify import verify_source
+from qldb_dr.local.partiql import ast, parse
+from qldb_dr.local.partiql.errors import PartiqlError
+from qldb_dr.restore.model import Mode, RestoreRequest, iso
+
+
+@dataclass
+class Schema:
+    """Tables (name -> active?) and their indexed fields, as of the last block restored."""
+
+    tables: dict[str, bool] = field(default_factory=dict)
+    indexes: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def apply(self, statement: str, table_ids: dict[str, str]) -> None:
+        try:
+            node = parse(statement).statement
+        except PartiqlError:
+            return  # not DDL we can read; data statements are replayed as revisions, not text
+        if isinstance(node, ast.CreateTable):
+            self.tables[node.name] = True
+        elif isinstance(node, ast.DropTable):
+            self.tables[node.name] = False
+        elif isinstance(node, ast.UndropTable):
+            name = table_ids.get(node.table_id)
+            if name is not None:
+                self.tables[name] = True
+        elif isinstance(node, ast.CreateIndex):
+            fields = self.indexes.setdefault(node.table, [])
+            if node.field not in fields:
+                fields.append(node.field)
+        elif isinstance(node, ast.DropIndex):
+            self.notes.append(
+                f"DROP INDEX {node.index_id} ON {node.table}: the journal does not say which field it indexed; "
+                "the target keeps the table's indexes"
+            )
+
+    def active(self) -> list[str]:
+        return sorted(name for name, active in self.tables.items() if active)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tables": self.active(),
+            "dropped": sorted(n for n, a in self.tables.items() if not a),
+            "indexes": {t: f for t, f in sorted(self.indexes.items()) if self.tables.get(t)},
+            "notes": self.notes,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    points: list[RecoveryPoint]
+    cut: int  # the last source block to restore (-1: nothing)
+    after: int  # the target's watermark: blocks up to it are already applied (-1: none)
+
+
+def select(
+    points: list[RecoveryPoint], request: RestoreRequest, watermark: int
+) -> tuple[list[RecoveryPoint], int | None]:
+    """The recovery points to read and, when the request names one, the last block.
+
+    The cut for `at` needs block timestamps, read later; this returns None for it."""
+    if not points:
+        raise NoRecoveryPointsError(f"ledger {request.source_ledger} has no recovery points in this vault")
+    filled = [p for p in points if p.last_block is not None]
+    first, last = points[0].window_start, points[-1].window_end
+    if request.recovery_point is not None:
+        index = next((i for i, p in enumerate(points) if p.recovery_point_id == request.recovery_point), None)
+        if index is None:
+            raise OutOfRangeError(
+                f"recovery point {request.recovery_point} of {request.source_ledger} is not in this vault",
+                hint="list them with `qldb-dr backup list`",
+            )
+        chosen = points[: index + 1]
+        last_filled = next((p for p in reversed(chosen) if p.last_block is not None), None)
+        cut: int | None = -1 if last_filled is None else last_filled.last_block.sequence_no  # type: ignore[union-attr]
+    elif request.block is not None:
+        top = filled[-1].last_block.sequence_no if filled else -1  # type: ignore[union-attr]
+        if request.block > top:
+            raise OutOfRangeError(f"block {request.block} is beyond the vault's last block {top}")
+        chosen = [p for p in points if p.first_block is None or p.first_block.sequence_no <= request.block]
+        cut = request.block
+    elif request.at is not None:
+        if not first <= request.at < last:
+            raise OutOfRangeError(
+                f"{iso(request.at)} is outside the vault's range for {request.source_ledger}: "
+                f"{iso(first)} to {iso(last)} (exclusive)"
+            )
+        chosen = [p for p in points if p.window_start <= request.at]
+        cut = None
+    else:
+        chosen = list(points)
+        cut = filled[-1].last_block.sequence_no if filled else -1  # type: ignore[union-attr]
+    return [p for p in chosen if p.last_block is None or p.last_block.sequence_no > watermark], cut
+
+
+def check_chain(points: list[RecoveryPoint], watermark: int) -> None:
+    """The selected recovery points must continue the target's watermark without a gap."""
+    expected = watermark + 1
+    for point in points:
+        if point.first_block is None:
+            continue
+        if point.first_block.sequence_no > expected:
+            raise PredecessorMissingError(
+                f"recovery point {point.recovery_point_id} starts at block {point.first_block.sequence_no} but the "
+                f"next block to apply is {expected}: its predecessor has not reached this vault yet",
+            )
+        expected = point.last_block.sequence_no + 1  # type: ignore[union-attr]
+
+
+@dataclass
+class Plan:
+    restore_id: str
+    request: RestoreRequest
+    points: list[RecoveryPoint]
+    cut: int
+    after: int
+    schema: Schema
+    objects: list[dict[str, Any]]
+    revisions: int
+    blocks: int
+    created: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "formatVersion": 1,
+            "restoreId": self.restore_id,
+            "request": self.request.to_json(),
+            "recoveryPoints": [p.recovery_point_id for p in self.points],
+            "cut": self.cut,
+            "after": self.after,
+            "schema": self.schema.to_json(),
+            "objects": self.objects,
+            "revisions": self.revisions,
+            "blocks": self.blocks,
+            "createdAt": iso(self.created),
+        }
+
+
+def plan(restore_id: str, request: RestoreRequest, vault: Vault, watermark: int, now: datetime) -> Plan:
+    points = Catalog(vault).recovery_points(request.source_ledger)
+    selected, cut = select(points, request, watermark)
+    check_chain(selected, watermark)
+    _verify(vault, selected)
+    schema, objects, revisions, blocks, at_cut = _read(vault, selected, request, cut, watermark)
+    if cut is None:
+        cut = at_cut
+    return Plan(restore_id, request, selected, cut, watermark, schema, objects, revisions, blocks, now)
+
+
+def _verify(vault: Vault, points: list[RecoveryPoint]) -> None:
+    if not points:
+        return
+    report = verify_source(vault.store.scoped(points[0].export_prefix), heads={p.export_head for p in points})
+    failed = [c for c in report.checks if c.status is Status.FAILURE]
+    if failed:
+        first = failed[0].first()
+        raise VaultVerificationError(
+            f"the vault failed verification — {failed[0].name}: {first.describe() if first else failed[0].summary}; "
+            "nothing was written to the target",
+            hint="restore from the other region's vault, or from an earlier recovery point",
+        )
+    summaries = {s.location: s for s in report.exports}
+    for point in points:
+        summary = summaries.get(point.export_head)
+        if summary is None or summary.last != point.last_block or summary.last_hash != point.last_block_hash:
+            raise VaultVerificationError(
+                f"recovery point {point.recovery_point_id}: the export in the vault is not the one the catalog "
+                "recorded; nothing was written to the target"
+            )
+
+
+def _read(
+    vault: Vault, points: list[RecoveryPoint], request: RestoreRequest, cut: int | None, watermark: int
+) -> tuple[Schema, list[dict[str, Any]], int, int, int]:
+    """One pass over the blocks up to the cut: DDL, the objects to partition, counts."""
+    store = vault.store
+    schema = Schema()
+    table_ids: dict[str, str] = {}
+    objects: list[dict[str, Any]] = []
+    revisions = blocks = 0
+    at_cut = watermark
+    for point in points:
+        ref = next(r for r in discover(store.scoped(point.export_head)) if r.head == point.export_head)
+        export = open_export(store, ref)
+        assert export.completed is not None
+        for key in export.completed.keys:
+            location = export.store_key(key)
+            object_first = object_last = None
+            for block in read_blocks(store.read(location), location):
+                if request.at is not None and cut is None and block.timestamp > request.at:
+                    break
+                if cut is not None and block.sequence_no > cut:
+                    break
+                at_cut = max(at_cut, block.sequence_no)
+                info = block.transaction_info
+                for entry in info.documents.values() if info is not None else ():
+                    table_ids[entry.table_id] = entry.table_name
+                    schema.tables.setdefault(entry.table_name, True)
+                for statement in info.statements if info is not None else ():
+                    schema.apply(statement.statement, table_ids)
+                if block.sequence_no > watermark:
+                    object_first = block.sequence_no if object_first is None else object_first
+                    object_last = block.sequence_no
+                    blocks += 1
+                    revisions += sum(1 for r in block.revisions or () if r.metadata is not None)
+            if object_first is not None:
+                objects.append(
+                    {
+                        "bucket": getattr(store, "bucket", ""),
+                        "key": location,
+                        "first": object_first,
+                        "last": object_last,
+                    }
+                )
+    final = cut if cut is not None else at_cut
+    for item in objects:
+        item["cut"] = final
+    return schema, objects, revisions, blocks, final
+
+
+def write(plan: Plan, vault: Vault) -> dict[str, str]:
+    """The plan and the two Map manifests, in the vault; returns their keys."""
+    base = f"{vault.prefix}{plan.request.source_ledger}/restores/{plan.restore_id}/"
+    keys = {"plan": base + "plan.json", "objects": base + "objects.json", "partitions": base + "partitions.json"}
+    partitions = [{"restoreId": plan.restore_id, "partition": p} for p in range(plan.request.partitions)]
+    vault.store.write(keys["plan"], (json.dumps(plan.to_json(), indent=2) + "\n").encode())
+    vault.store.write(keys["objects"], json.dumps([{**o, "restoreId": plan.restore_id} for o in plan.objects]).encode())
+    vault.store.write(keys["partitions"], json.dumps(partitions if plan.objects else []).encode())
+    return keys
+
+
+__all__ = ["Mode", "Plan", "Schema", "plan", "write"]

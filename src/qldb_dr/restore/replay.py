@@ -1,0 +1,307 @@
+"""Replay: apply one partition's source revisions to the target, version-guarded.
+
+A partition's revisions are applied in source order (block, then document id) in
+transactions of at most 38 user documents plus two bookkeeping documents (QLDB's 40): the
+partition's watermark and a batch record mapping source ids to target ids. Each transaction
+first reads the watermark and applies only what lies beyond it, so a batch run twice, a
+Lambda retried, or two workers racing on one partition (OCC: the loser retries, then skips)
+never apply a revision twice. In `history` mode a document appears at most once per
+transaction, so every source version becomes one target version, in order.
+
+Writes are PartiQL through pyqldb: INSERT of the new documents (one statement per table),
+UPDATE … SET every field … REMOVE fields that went away (QLDB cannot replace a whole
+document), DELETE by document id.
+
+Redacted revisions (data replaced by its hash in the source): in `latest` mode they are
+historic and play no part. In `history` mode the version is replayed as an empty document
+and then redacted on the target once a later version exists — the target's history shows
+a redacted revision at the same place, as the source's does — and counted in the report.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyqldb.driver.qldb_driver import QldbDriver
+
+from qldb_dr.errors import PredecessorMissingError, UnreplayableDocumentError
+from qldb_dr.ion import dump_binary, iter_binary
+from qldb_dr.restore.model import (
+    BATCH_TABLE,
+    BYTES_PER_TRANSACTION,
+    PARTITION_TABLE,
+    USER_DOCUMENTS_PER_TRANSACTION,
+    Mode,
+    SourceRevision,
+)
+from qldb_dr.store import Store
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass
+class Mapped:
+    """What the target holds for a source document."""
+
+    target_id: str
+    version: int
+    deleted: bool = False
+    redacted: list[int] = field(default_factory=list)  # source versions replayed as placeholders
+
+
+@dataclass
+class Outcome:
+    partition: int
+    revisions: int = 0  # read from the partition files
+    applied: int = 0
+    skipped: int = 0  # already applied (watermark)
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    redacted: int = 0
+    dropped_tables: int = 0
+    transactions: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+def read_partition(store: Store, prefix: str) -> list[SourceRevision]:
+    revisions: list[SourceRevision] = []
+    for key in sorted(store.list(prefix)):
+        revisions += [SourceRevision.from_ion(v) for v in iter_binary(store.read(key))]
+    revisions.sort(key=lambda r: (r.order, r.version))
+    return revisions
+
+
+def work(revisions: list[SourceRevision], mode: Mode, tables: set[str]) -> Iterator[SourceRevision]:
+    """The revisions to apply, in order: every one (history) or each document's last (latest)."""
+    if mode is Mode.HISTORY:
+        yield from (r for r in revisions if r.table in tables)
+        return
+    last: dict[str, SourceRevision] = {}
+    for revision in revisions:
+        if revision.kind != "redacted":
+            last[revision.document_id] = revision
+    yield from sorted((r for r in last.values() if r.table in tables), key=lambda r: r.order)
+
+
+def batches(revisions: Iterable[SourceRevision]) -> Iterator[list[SourceRevision]]:
+    """Transactions: ≤ 38 documents, one revision per document, under the size limit."""
+    batch: list[SourceRevision] = []
+    documents: set[str] = set()
+    size = 0
+    for revision in revisions:
+        weight = len(dump_binary([revision.data])) if revision.data is not None else 64
+        if batch and (
+            len(batch) >= USER_DOCUMENTS_PER_TRANSACTION
+            or revision.document_id in documents
+            or size + weight > BYTES_PER_TRANSACTION
+        ):
+            yield batch
+            batch, documents, size = [], set(), 0
+        batch.append(revision)
+        documents.add(revision.document_id)
+        size += weight
+    if batch:
+        yield batch
+
+
+def _name(identifier: str) -> str:
+    return identifier if _IDENTIFIER.match(identifier) else '"' + identifier.replace('"', '""') + '"'
+
+
+def _fields(data: Any, document_id: str) -> dict[str, Any]:
+    repeated = hasattr(data, "get_all_values") and any(len(data.get_all_values(k)) > 1 for k in data)
+    if getattr(data, "ion_annotations", ()) or repeated:
+        raise UnreplayableDocumentError(
+            f"document {document_id}: a top-level annotation or repeated field names cannot be written with PartiQL"
+        )
+    return dict(data.items())
+
+
+class Replayer:
+    """Applies one partition to the target through pyqldb."""
+
+    def __init__(self, driver: QldbDriver, partition: int, mode: Mode, restore_id: str) -> None:
+        self.driver = driver
+        self.partition = partition
+        self.mode = mode
+        self.restore_id = restore_id
+        self.mapped: dict[str, Mapped] = {}
+        self.previous_data: dict[str, Any] = {}
+
+    def load(self) -> None:
+        """The source -> target map of this partition, from its batch records."""
+        rows = self.driver.execute_lambda(
+            lambda t: list(
+                t.execute_statement(f"SELECT b.entries FROM {BATCH_TABLE} AS b WHERE b.partition = ?", self.partition)
+            )
+        )
+        entries = sorted((e for r in rows for e in r["entries"]), key=lambda e: int(e["v"]))
+        for entry in entries:
+            mapped = self.mapped.setdefault(str(entry["s"]), Mapped(str(entry["t"]), -1))
+            mapped.target_id, mapped.version, mapped.deleted = str(entry["t"]), int(entry["v"]), bool(entry.get("d"))
+            if entry.get("r"):
+                mapped.redacted.append(int(entry["v"]))
+
+    def replay(self, revisions: list[SourceRevision], tables: set[str]) -> Outcome:
+        outcome = Outcome(self.partition, revisions=len(revisions))
+        outcome.dropped_tables = sum(1 for r in revisions if r.table not in tables)
+        self.load()
+        for batch in batches(work(revisions, self.mode, tables)):
+            self._transaction(batch, outcome)
+        if self.mode is Mode.HISTORY:
+            self._redact_placeholders(outcome)
+        return outcome
+
+    # -- one transaction ---------------------------------------------------------------------------
+
+    def _transaction(self, batch: list[SourceRevision], outcome: Outcome) -> None:
+        result: dict[str, Any] = {}
+
+        def apply(txn: Any) -> None:
+            result.clear()
+            state = list(
+                txn.execute_statement(
+                    f"SELECT p.s, p.d, p.applied FROM {PARTITION_TABLE} AS p WHERE p.partition = ?", self.partition
+                )
+            )
+            done = (int(state[0]["s"]), str(state[0]["d"])) if state else (-1, "")
+            todo = [r for r in batch if r.order > done]
+            result["skipped"] = len(batch) - len(todo)
+            if not todo:
+                return
+            result["entries"], result["counts"] = self._write(txn, todo)
+            last = todo[-1]
+            applied = (int(state[0]["applied"]) if state else 0) + len(todo)
+            if state:
+                txn.execute_statement(
+                    f"UPDATE {PARTITION_TABLE} AS p SET p.s = ?, p.d = ?, p.applied = ?, p.restoreId = ? "
+                    "WHERE p.partition = ?",
+                    last.sequence_no,
+                    last.document_id,
+                    applied,
+                    self.restore_id,
+                    self.partition,
+                )
+            else:
+                txn.execute_statement(
+                    f"INSERT INTO {PARTITION_TABLE} ?",
+                    {
+                        "partition": self.partition,
+                        "s": last.sequence_no,
+                        "d": last.document_id,
+                        "applied": applied,
+                        "restoreId": self.restore_id,
+                    },
+                )
+            txn.execute_statement(
+                f"INSERT INTO {BATCH_TABLE} ?",
+                {"partition": self.partition, "restoreId": self.restore_id, "entries": result["entries"]},
+            )
+
+        self.driver.execute_lambda(apply)
+        outcome.transactions += 1
+        outcome.skipped += result.get("skipped", 0)
+        for entry in result.get("entries", []):
+            mapped = self.mapped.setdefault(entry["s"], Mapped(entry["t"], -1))
+            mapped.target_id, mapped.version, mapped.deleted = entry["t"], entry["v"], bool(entry.get("d"))
+            if entry.get("r"):
+                mapped.redacted.append(entry["v"])
+        for name, count in result.get("counts", {}).items():
+            setattr(outcome, name, getattr(outcome, name) + count)
+            if name != "redacted":
+                outcome.applied += count
+        for revision in batch:
+            self.previous_data[revision.document_id] = revision.data
+
+    def _write(self, txn: Any, todo: list[SourceRevision]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        entries: list[dict[str, Any]] = []
+        counts = {"inserted": 0, "updated": 0, "deleted": 0, "redacted": 0}
+        inserts: dict[str, list[tuple[SourceRevision, Any]]] = {}
+        for revision in todo:
+            mapped = self.mapped.get(revision.document_id)
+            data = {} if revision.kind == "redacted" else revision.data
+            if self.mode is Mode.HISTORY and mapped is not None and mapped.version < revision.version - 1:
+                raise PredecessorMissingError(
+                    f"document {revision.document_id}: version {revision.version} cannot follow version "
+                    f"{mapped.version} on the target"
+                )
+            entry: dict[str, Any] = {"s": revision.document_id, "v": revision.version}
+            if revision.kind == "redacted":
+                entry["r"] = True
+                counts["redacted"] += 1
+            if revision.kind == "deleted":
+                if mapped is not None and not mapped.deleted:
+                    txn.execute_statement(f"DELETE FROM {_name(revision.table)} BY xid WHERE xid = ?", mapped.target_id)
+                    counts["deleted"] += 1
+                    entries.append({**entry, "t": mapped.target_id, "d": True})
+                continue
+            if mapped is None or mapped.deleted:
+                inserts.setdefault(revision.table, []).append((revision, entry))
+                _fields(data, revision.document_id)
+                continue
+            self._update(txn, revision.table, mapped.target_id, data, revision.document_id)
+            counts["updated"] += 1
+            entries.append({**entry, "t": mapped.target_id})
+        for table, rows in inserts.items():
+            ids = list(
+                txn.execute_statement(
+                    f"INSERT INTO {_name(table)} ?", [({} if r.kind == "redacted" else r.data) for r, _ in rows]
+                )
+            )
+            for (_, entry), inserted in zip(rows, ids, strict=True):
+                entries.append({**entry, "t": inserted["documentId"]})
+                counts["inserted"] += 1
+        return entries, counts
+
+    def _update(self, txn: Any, table: str, target_id: str, data: Any, source_id: str) -> None:
+        new = _fields(data, source_id)
+        previous = self.previous_data.get(source_id)
+        if previous is None:
+            rows = list(
+                txn.execute_statement(f"SELECT VALUE x FROM {_name(table)} AS x BY xid WHERE xid = ?", target_id)
+            )
+            previous = rows[0] if rows else {}
+        removed = [k for k in dict(previous.items()) if k not in new]
+        clauses = [f"x.{_name(k)} = ?" for k in new]
+        if not clauses and not removed:
+            return
+        statement = f"UPDATE {_name(table)} AS x BY xid"
+        if clauses:
+            statement += " SET " + ", ".join(clauses)
+        if removed:
+            statement += " " + " ".join(f"REMOVE x.{_name(k)}" for k in removed)
+        txn.execute_statement(statement + " WHERE xid = ?", *new.values(), target_id)
+
+    def _redact_placeholders(self, outcome: Outcome) -> None:
+        """Redact, on the target, the versions replayed for redacted source revisions."""
+        for mapped in self.mapped.values():
+            for version in mapped.redacted:
+                if version >= mapped.version and not mapped.deleted:
+                    continue  # QLDB cannot redact a document's current revision
+                self._redact(mapped.target_id, version)
+
+    def _redact(self, target_id: str, version: int) -> None:
+        def run(txn: Any) -> None:
+            tables = list(txn.execute_statement("SELECT name, tableId FROM information_schema.user_tables"))
+            for table in tables:
+                rows = list(
+                    txn.execute_statement(
+                        f"SELECT h.blockAddress, h.dataHash FROM history({_name(table['name'])}) AS h "
+                        "WHERE h.metadata.id = ? AND h.metadata.version = ?",
+                        target_id,
+                        version,
+                    )
+                )
+                if rows and rows[0].get("dataHash") is None:
+                    txn.execute_statement(
+                        "EXEC redact_revision ?, ?, ?", rows[0]["blockAddress"], table["tableId"], target_id
+                    )
+                    return
+
+        self.driver.execute_lambda(run)

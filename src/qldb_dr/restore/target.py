@@ -1,0 +1,137 @@
+"""The target ledger: created if absent, refused if it holds someone else's data, given the
+source's tables and indexes and qldb-dr's own tables (see model.py), and its watermark."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pyqldb.config.retry_config import RetryConfig
+from pyqldb.driver.qldb_driver import QldbDriver
+
+from qldb_dr.aws import client as aws_client
+from qldb_dr.errors import ServiceError, TargetNotEmptyError
+from qldb_dr.restore.model import BATCH_TABLE, PARTITION_TABLE, PROJECT_TABLES, RESTORE_TABLE, Mode, Target
+
+ACTIVE_WAIT_SECONDS = 600  # how long Prepare Target waits for a new ledger to become ACTIVE
+
+
+def driver(target: Target, retries: int = 10) -> QldbDriver:
+    """pyqldb against the target; endpoint and credentials from the standard AWS settings."""
+    return QldbDriver(target.ledger, region_name=target.region, retry_config=RetryConfig(retry_limit=retries))
+
+
+@dataclass(frozen=True, slots=True)
+class TargetState:
+    source_ledger: str
+    mode: Mode
+    partitions: int
+    watermark: int  # last source block applied (-1: none)
+
+
+def _rows(drv: QldbDriver, statement: str, *params: Any) -> list[Any]:
+    return list(drv.execute_lambda(lambda t: list(t.execute_statement(statement, *params))))
+
+
+def exists(target: Target) -> bool:
+    try:
+        aws_client("qldb", target.region).describe_ledger(Name=target.ledger)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return False
+        raise ServiceError(f"QLDB DescribeLedger {target.ledger}: {exc}") from exc
+    return True
+
+
+def state(target: Target) -> TargetState | None:
+    """The target's restore record, or None when the ledger does not exist or is empty."""
+    if not exists(target):
+        return None
+    with driver(target) as drv:
+        tables = {
+            r["name"] for r in _rows(drv, "SELECT name FROM information_schema.user_tables WHERE status = 'ACTIVE'")
+        }
+        if RESTORE_TABLE not in tables:
+            if tables:
+                raise TargetNotEmptyError(
+                    f"target ledger {target.ledger} in {target.region} holds tables ({', '.join(sorted(tables))}) and "
+                    "is not a qldb-dr restore; nothing was written",
+                    hint="restore into a new ledger name",
+                )
+            return None
+        (record,) = _rows(drv, f"SELECT * FROM {RESTORE_TABLE}")
+        return TargetState(
+            str(record["sourceLedger"]), Mode(str(record["mode"])), int(record["partitions"]), int(record["watermark"])
+        )
+
+
+def create(target: Target) -> None:
+    qldb = aws_client("qldb", target.region)
+    try:
+        qldb.create_ledger(Name=target.ledger, PermissionsMode="STANDARD", DeletionProtection=True)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
+            raise ServiceError(f"QLDB CreateLedger {target.ledger}: {exc}") from exc
+    deadline = time.monotonic() + ACTIVE_WAIT_SECONDS
+    while qldb.describe_ledger(Name=target.ledger)["State"] != "ACTIVE":
+        if time.monotonic() > deadline:
+            raise ServiceError(f"ledger {target.ledger} did not become ACTIVE in {ACTIVE_WAIT_SECONDS} s")
+        time.sleep(2)
+
+
+def prepare(
+    target: Target, source: str, mode: Mode, partitions: int, tables: list[str], indexes: dict[str, list[str]]
+) -> TargetState:
+    """Create the ledger if absent, qldb-dr's tables and the source's tables and indexes;
+    refuse a target that restores another source, or in another mode."""
+    current = state(target)
+    if current is not None and (current.source_ledger != source or current.mode is not mode):
+        raise TargetNotEmptyError(
+            f"target ledger {target.ledger} is a {current.mode.value} restore of {current.source_ledger}, "
+            f"not a {mode.value} restore of {source}; nothing was written",
+            hint="restore into a new ledger name",
+        )
+    if not exists(target):
+        create(target)
+    with driver(target) as drv:
+        present = {
+            r["name"]: r for r in _rows(drv, "SELECT * FROM information_schema.user_tables WHERE status = 'ACTIVE'")
+        }
+        for table, fields in [
+            (RESTORE_TABLE, []),
+            (PARTITION_TABLE, ["partition"]),
+            (BATCH_TABLE, ["partition"]),
+            *((t, indexes.get(t, [])) for t in tables),
+        ]:
+            if table not in present:
+                drv.execute_lambda(lambda t, name=table: t.execute_statement(f'CREATE TABLE "{name}"'))
+            indexed = {i["expr"].strip("[]") for i in (present.get(table) or {}).get("indexes", [])}
+            for field in fields:
+                if field not in indexed:
+                    drv.execute_lambda(lambda t, n=table, f=field: t.execute_statement(f'CREATE INDEX ON "{n}" ({f})'))
+        if current is None:
+            record = {
+                "sourceLedger": source,
+                "mode": mode.value,
+                "partitions": partitions,
+                "watermark": -1,
+                "projectTables": list(PROJECT_TABLES),
+            }
+            drv.execute_lambda(lambda t: t.execute_statement(f"INSERT INTO {RESTORE_TABLE} ?", record))
+            return TargetState(source, mode, partitions, -1)
+    return current
+
+
+def advance(target: Target, watermark: int, restore_id: str) -> None:
+    """Record that every block up to `watermark` is applied (never moves back)."""
+    with driver(target) as drv:
+        drv.execute_lambda(
+            lambda t: t.execute_statement(
+                f"UPDATE {RESTORE_TABLE} AS r SET r.watermark = ?, r.lastRestoreId = ? WHERE r.watermark < ?",
+                watermark,
+                restore_id,
+                watermark,
+            )
+        )
