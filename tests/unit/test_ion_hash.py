@@ -221,3 +221,24 @@ def test_serialize_ion_hash_test_vectors_give_the_expected_digests(monkeypatch: 
             checked += 1
     assert failures == []
     assert checked >= MIN_VECTORS_CHECKED, f"only {checked} vectors checked; skipped: {dict(skipped)}"
+
+
+@given(ion_values())
+def test_typed_any_value_same_hash_and_all_typed(value: Any) -> None:
+    from qldb_dr.ion.typed import typed
+
+    converted = typed(value)
+    assert ion_hash(converted) == ion_hash(value)
+
+    def all_typed(v: Any) -> bool:
+        if not hasattr(v, "ion_type"):
+            return False
+        if type(v).__name__ == "IonPyNull":
+            return True
+        if v.ion_type is IonType.STRUCT:
+            return all(all_typed(f) for _, f in v.iteritems())
+        if v.ion_type in (IonType.LIST, IonType.SEXP):
+            return all(all_typed(x) for x in v)
+        return True
+
+    assert all_typed(converted)

@@ -29,6 +29,7 @@ from pyqldb.driver.qldb_driver import QldbDriver
 
 from qldb_dr.errors import PredecessorMissingError, UnreplayableDocumentError
 from qldb_dr.ion import dump_binary, iter_binary
+from qldb_dr.ion.typed import typed
 from qldb_dr.restore.model import (
     BATCH_TABLE,
     BYTES_PER_TRANSACTION,
@@ -249,11 +250,8 @@ class Replayer:
             counts["updated"] += 1
             entries.append({**entry, "t": mapped.target_id})
         for table, rows in inserts.items():
-            ids = list(
-                txn.execute_statement(
-                    f"INSERT INTO {_name(table)} ?", [({} if r.kind == "redacted" else r.data) for r, _ in rows]
-                )
-            )
+            documents = typed([{} if r.kind == "redacted" else r.data for r, _ in rows])
+            ids = list(txn.execute_statement(f"INSERT INTO {_name(table)} ?", documents))
             for (_, entry), inserted in zip(rows, ids, strict=True):
                 entries.append({**entry, "t": inserted["documentId"]})
                 counts["inserted"] += 1
@@ -276,7 +274,7 @@ class Replayer:
             statement += " SET " + ", ".join(clauses)
         if removed:
             statement += " " + " ".join(f"REMOVE x.{_name(k)}" for k in removed)
-        txn.execute_statement(statement + " WHERE xid = ?", *new.values(), target_id)
+        txn.execute_statement(statement + " WHERE xid = ?", *(typed(v) for v in new.values()), target_id)
 
     def _redact_placeholders(self, outcome: Outcome) -> None:
         """Redact, on the target, the versions replayed for redacted source revisions."""

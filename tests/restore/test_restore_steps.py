@@ -1,0 +1,164 @@
+"""The restore steps against the local endpoint: exact targets in both modes, points in time,
+idempotent replays, and every refusal."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from amazon.ion.equivalence import ion_equals
+from pyqldb.driver.qldb_driver import QldbDriver
+
+from qldb_dr.backup import Settings
+from qldb_dr.errors import NoRecoveryPointsError, OutOfRangeError, TargetNotEmptyError, VaultVerificationError
+from qldb_dr.ion import dump_binary
+from qldb_dr.restore import workflow
+from qldb_dr.restore.model import Target
+from tests.backup.conftest import write
+from tests.local.conftest import Running
+from tests.restore.conftest import backup, restore, rows
+
+
+def _target(running: Running, name: str) -> QldbDriver:
+    return running.driver(name, region="us-west-2")
+
+
+def _state(driver: QldbDriver, table: str) -> list[bytes]:
+    """A table's documents as Ion bytes, sorted: equal lists mean equal contents, types included."""
+    return sorted(dump_binary([r]) for r in rows(driver, f"SELECT VALUE x FROM {table} AS x"))
+
+
+def test_latest_restore_reproduces_every_table_exactly(source: tuple[Running, QldbDriver, Settings]) -> None:
+    running, driver, settings = source
+    backup(running, settings)
+    result = restore(
+        running, {"sourceLedger": "orders", "targetLedger": "orders-dr", "targetRegion": "us-west-2"}, "r1"
+    )
+    assert result["verification"]["status"] == "OK", result["verification"]
+    assert result["summary"]["status"] == "OK"
+    target = _target(running, "orders-dr")
+    for table in ("Vehicle", "Typed"):
+        assert _state(target, table) == _state(driver, table), table
+    tables = {
+        r["name"] for r in rows(target, "SELECT name FROM information_schema.user_tables WHERE status = 'ACTIVE'")
+    }
+    assert "Gone" not in tables and {"Vehicle", "Typed", "qldbdr_restore", "qldbdr_partition", "qldbdr_batch"} <= tables
+    (vehicle,) = rows(target, "SELECT * FROM information_schema.user_tables WHERE name = 'Vehicle'")
+    assert [i["expr"] for i in vehicle["indexes"]] == ["[VIN]"]
+    typed = rows(target, "SELECT VALUE t FROM Typed AS t WHERE t.name = 'every type'")[0]
+    assert "qldb" not in json.dumps(list(typed.keys()))  # user documents carry no bookkeeping fields
+
+
+def test_history_restore_reproduces_every_version(source: tuple[Running, QldbDriver, Settings]) -> None:
+    running, driver, settings = source
+    backup(running, settings)
+    result = restore(
+        running,
+        {"sourceLedger": "orders", "targetLedger": "orders-hist", "targetRegion": "us-west-2", "mode": "history"},
+        "r2",
+    )
+    assert result["verification"]["status"] == "OK", result["verification"]
+    assert {c["name"] for c in result["verification"]["checks"]} == {"documents", "content", "versions"}
+    target = _target(running, "orders-hist")
+    source_history = rows(driver, "SELECT h.metadata.version AS v, h.data FROM history(Vehicle) AS h")
+    target_history = rows(target, "SELECT h.metadata.version AS v, h.data FROM history(Vehicle) AS h")
+    assert sorted(dump_binary([r]) for r in source_history) == sorted(dump_binary([r]) for r in target_history)
+
+
+def test_point_in_time_by_block_restores_that_state(source: tuple[Running, QldbDriver, Settings]) -> None:
+    running, driver, settings = source
+    point = backup(running, settings)
+    assert point.last_block is not None
+    middle = point.last_block.sequence_no // 2
+    result = restore(
+        running,
+        {"sourceLedger": "orders", "targetLedger": "orders-mid", "targetRegion": "us-west-2", "block": middle},
+        "r3",
+    )
+    assert result["verification"]["status"] == "OK" and result["state"].cut == middle
+    count = rows(_target(running, "orders-mid"), "SELECT COUNT(*) AS c FROM Vehicle")[0]["c"]
+    assert 0 < count < rows(driver, "SELECT COUNT(*) AS c FROM Vehicle")[0]["c"]
+
+
+def test_replaying_a_partition_again_changes_nothing(source: tuple[Running, QldbDriver, Settings]) -> None:
+    running, _, settings = source
+    backup(running, settings)
+    result = restore(
+        running, {"sourceLedger": "orders", "targetLedger": "orders-again", "targetRegion": "us-west-2"}, "r4"
+    )
+    state = result["state"]
+    target = _target(running, "orders-again")
+    before = _state(target, "Vehicle")
+    blocks_before = rows(target, "SELECT COUNT(*) AS c FROM qldbdr_batch")[0]["c"]
+    for partition in range(state.partitions):
+        again = workflow.replay_item(state, partition)
+        assert again["applied"] == 0
+    assert _state(target, "Vehicle") == before
+    assert rows(target, "SELECT COUNT(*) AS c FROM qldbdr_batch")[0]["c"] == blocks_before
+
+
+def test_incremental_restore_applies_only_new_recovery_points(source: tuple[Running, QldbDriver, Settings]) -> None:
+    running, driver, settings = source
+    backup(running, settings)
+    restore(running, {"sourceLedger": "orders", "targetLedger": "standby", "targetRegion": "us-west-2"}, "s1")
+    write(driver, 8, start=900)
+    driver.execute_lambda(lambda t: t.execute_statement("UPDATE Typed AS t SET t.n = 43 WHERE t.name = 'every type'"))
+    second = backup(running, settings)
+    result = restore(
+        running,
+        {"sourceLedger": "orders", "targetLedger": "standby", "targetRegion": "us-west-2", "incremental": True},
+        "s2",
+    )
+    assert result["verification"]["status"] == "OK", result["verification"]
+    assert result["state"].after >= 0 and result["state"].cut == second.last_block.sequence_no  # type: ignore[union-attr]
+    for table in ("Vehicle", "Typed"):
+        assert _state(_target(running, "standby"), table) == _state(driver, table)
+
+
+def test_tampered_vault_refused_before_any_write(source: tuple[Running, QldbDriver, Settings]) -> None:
+    running, _, settings = source
+    point = backup(running, settings)
+    s3 = running.client("s3")
+    key = point.objects[0]
+    body = s3.get_object(Bucket="vault-primary", Key=key)["Body"].read()
+    s3.put_object(Bucket="vault-primary", Key=key, Body=body.replace(b"owner 3", b"owner 9", 1))
+    with pytest.raises(VaultVerificationError) as error:
+        restore(running, {"sourceLedger": "orders", "targetLedger": "never", "targetRegion": "us-west-2"}, "r5")
+    assert "block" in str(error.value) and "nothing was written" in str(error.value)
+    assert running.client("qldb", "us-west-2").list_ledgers()["Ledgers"] == []
+
+
+def test_restore_into_unrelated_ledger_refused(source: tuple[Running, QldbDriver, Settings]) -> None:
+    running, _, settings = source
+    backup(running, settings)
+    running.create_ledger("busy", region="us-west-2")
+    _target(running, "busy").execute_lambda(lambda t: t.execute_statement("CREATE TABLE Mine"))
+    with pytest.raises(TargetNotEmptyError) as error:
+        restore(running, {"sourceLedger": "orders", "targetLedger": "busy", "targetRegion": "us-west-2"}, "r6")
+    assert "Mine" in str(error.value)
+
+
+def test_unknown_ledger_recovery_point_and_time_give_clear_errors(source: tuple[Running, QldbDriver, Settings]) -> None:
+    running, _, settings = source
+    point = backup(running, settings)
+    base = {"targetLedger": "x", "targetRegion": "us-west-2"}
+    with pytest.raises(NoRecoveryPointsError):
+        restore(running, {**base, "sourceLedger": "nobody"}, "e1")
+    with pytest.raises(OutOfRangeError) as error:
+        restore(running, {**base, "sourceLedger": "orders", "recoveryPointId": "A" * 22}, "e2")
+    assert "not in this vault" in str(error.value)
+    with pytest.raises(OutOfRangeError) as error:
+        restore(running, {**base, "sourceLedger": "orders", "at": "2001-01-01T00:00:00Z"}, "e3")
+    assert "outside the vault's range" in str(error.value)
+    with pytest.raises(OutOfRangeError):
+        restore(running, {**base, "sourceLedger": "orders", "block": point.last_block.sequence_no + 10}, "e4")  # type: ignore[union-attr]
+    assert Target("x", "us-west-2")
+
+
+def test_values_equal_in_ion_not_just_bytes(source: tuple[Running, QldbDriver, Settings]) -> None:
+    running, driver, settings = source
+    backup(running, settings)
+    restore(running, {"sourceLedger": "orders", "targetLedger": "typed", "targetRegion": "us-west-2"}, "r7")
+    (original,) = rows(driver, "SELECT VALUE t FROM Typed AS t WHERE t.name = 'every type'")
+    (copy,) = rows(_target(running, "typed"), "SELECT VALUE t FROM Typed AS t WHERE t.name = 'every type'")
+    assert ion_equals(original, copy)
