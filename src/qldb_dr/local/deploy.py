@@ -7,7 +7,9 @@
 * the task functions (one per module in tasks/) in both regions, each told its region's
   vault and the export role through environment variables;
 * the workflows from statemachines/ in both regions, named and tagged as the CDK app names
-  and tags them, so the CLI finds them the same way on AWS and locally.
+  and tags them, so the CLI finds them the same way on AWS and locally;
+* the warm-standby trigger: an EventBridge rule in the DR region that starts the Restore
+  workflow for every catalog object arriving in the DR vault.
 
 Everything is created through boto3 against the endpoint, exactly as a deployer would.
 """
@@ -38,9 +40,16 @@ FUNCTIONS = {
     "DescribeExportFunction": "tasks.describe_export.handler",
     "VerifyExportFunction": "tasks.verify_export.handler",
     "RecordRecoveryPointFunction": "tasks.record_recovery_point.handler",
+    "PlanRestoreFunction": "tasks.plan_restore.handler",
+    "PrepareTargetFunction": "tasks.prepare_target.handler",
+    "PartitionExportFunction": "tasks.partition_export.handler",
+    "ReplayPartitionFunction": "tasks.replay_partition.handler",
+    "VerifyRestoreFunction": "tasks.verify_restore.handler",
+    "WriteReportFunction": "tasks.write_report.handler",
 }
 # State machine name -> ASL file, deployed in every region.
-WORKFLOWS = {"qldb-dr-backup": "backup.asl.json"}
+WORKFLOWS = {"qldb-dr-backup": "backup.asl.json", "qldb-dr-restore": "restore.asl.json"}
+STANDBY_RULE = "qldb-dr-standby"
 
 
 def statemachines_dir() -> Path:
@@ -123,7 +132,38 @@ def deploy(
             deployment.workflows[f"{name} {region}"] = _state_machine(
                 sfn, name, definition, states_role, {VAULT_TAG: deployment.buckets[region]}
             )
+    _standby_rule(
+        client("events", dr), deployment.buckets[dr], deployment.workflows[f"qldb-dr-restore {dr}"], states_role
+    )
     return deployment
+
+
+def _standby_rule(events: Any, bucket: str, restore_arn: str, role: str) -> None:
+    pattern = {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"suffix": ".json"}]}},
+    }
+    events.put_rule(
+        Name=STANDBY_RULE,
+        EventPattern=json.dumps(pattern),
+        State="ENABLED",
+        Description="a recovery point arrived in the DR vault: catch its standby up",
+    )
+    events.put_targets(
+        Rule=STANDBY_RULE,
+        Targets=[
+            {
+                "Id": "restore",
+                "Arn": restore_arn,
+                "RoleArn": role,
+                "InputTransformer": {
+                    "InputPathsMap": {"key": "$.detail.object.key"},
+                    "InputTemplate": '{"catalogKey": <key>}',
+                },
+            }
+        ],
+    )
 
 
 def _role(iam: Any, name: str, service: str) -> str:

@@ -45,6 +45,7 @@ class RestoreState:
     cut: int
     after: int
     started: str
+    max_concurrency: int = 8
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,6 +78,7 @@ class RestoreState:
                 cut=int(value["cut"]),
                 after=int(value["after"]),
                 started=value["startedAt"],
+                max_concurrency=int(value.get("maxConcurrency", 8)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(f"the restore state is incomplete ({exc})") from exc
@@ -103,6 +105,8 @@ def plan_restore(event: Any, region: str, vault_bucket: str, vault_prefix: str, 
     """Plan (or, resuming, read back the plan) and write the Map manifests."""
     request = RestoreRequest.parse(event, region)
     vault = Vault(S3Store(vault_bucket, "", aws_client("s3", region)), vault_prefix)
+    if event.get("resume"):
+        restore_id = str(event.get("restoreId") or restore_id)  # a retry continues the original restore
     base = f"{vault_prefix}{request.source_ledger}/restores/{restore_id}/"
     now = datetime.now(UTC)
     if event.get("resume"):

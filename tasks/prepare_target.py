@@ -1,0 +1,11 @@
+"""Prepare Target: the target ledger, qldb-dr's tables, the source's tables and indexes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qldb_dr.restore.workflow import RestoreState, prepare_target
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    return prepare_target(RestoreState.from_json(event["restore"]), event["schema"])

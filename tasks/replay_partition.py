@@ -1,0 +1,19 @@
+"""Replay (one Map item): apply one partition's revisions to the target, version-guarded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from qldb_dr.errors import ServiceError
+from qldb_dr.restore.workflow import RestoreState, replay_item
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    state = RestoreState.from_json(event["restore"])
+    partition = int(event["item"]["partition"])
+    try:
+        return replay_item(state, partition)
+    except (ClientError, BotoCoreError) as exc:  # pyqldb gave up (OCC, capacity, throttling): retryable
+        raise ServiceError(f"partition {partition}: {exc}") from exc

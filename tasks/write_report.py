@@ -1,0 +1,13 @@
+"""Write Report: the restore's report in the vault — what was restored, how long, verified how."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qldb_dr.restore.workflow import RestoreState, write_report
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    verification = event.get("verification") or {"status": "FAILURE", "checks": [], "reason": "replay incomplete"}
+    failed = int((event.get("replayError") or {}).get("failedPartitions", 0)) or (1 if event.get("replayError") else 0)
+    return write_report(RestoreState.from_json(event["restore"]), verification, failed)
