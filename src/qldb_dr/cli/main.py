@@ -35,7 +35,7 @@ class Environment:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from qldb_dr.cli import backup, executions, local, verify
+    from qldb_dr.cli import backup, executions, local, restore, verify
 
     parser = argparse.ArgumentParser(
         prog="qldb-dr",
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     local.register(commands)
     executions.register(commands)
     backup.register(commands)
+    restore.register(commands)
     return parser
 
 
