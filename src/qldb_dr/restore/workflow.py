@@ -61,6 +61,7 @@ class RestoreState:
             "cut": self.cut,
             "after": self.after,
             "startedAt": self.started,
+            "maxConcurrency": self.max_concurrency,
         }
 
     @classmethod
@@ -126,6 +127,7 @@ def plan_restore(event: Any, region: str, vault_bucket: str, vault_prefix: str, 
             int(written["cut"]),
             int(written["after"]),
             written["startedAt"],
+            request.max_concurrency,
         )
         replayed = {k.rsplit("/", 1)[-1] for k in vault.store.list(base + "replayed/")}
         pending = [
@@ -139,6 +141,8 @@ def plan_restore(event: Any, region: str, vault_bucket: str, vault_prefix: str, 
             "objects": base + "objects.json",
             "partitions": base + "partitions-pending.json",
             "resumed": True,
+            "schema": written["schema"],
+            "results": _results(base),
         }
     current = targets.state(request.target)
     watermark = current.watermark if current is not None and request.incremental else -1
@@ -168,6 +172,7 @@ def plan_restore(event: Any, region: str, vault_bucket: str, vault_prefix: str, 
         planned.cut,
         watermark,
         iso(now),
+        request.max_concurrency,
     )
     _put(vault, keys["plan"], {**planned.to_json(), "partitions": partitions, "startedAt": iso(now)})
     return {
@@ -179,7 +184,13 @@ def plan_restore(event: Any, region: str, vault_bucket: str, vault_prefix: str, 
         "revisions": planned.revisions,
         "recoveryPoints": len(planned.points),
         "resumed": False,
+        "results": _results(base),
     }
+
+
+def _results(base: str) -> dict[str, str]:
+    """Where the two Distributed Maps write their result files (ResultWriter)."""
+    return {"partition": base + "results/partition", "replay": base + "results/replay"}
 
 
 # -- Prepare Target, Partition, Replay -------------------------------------------------------------

@@ -7,6 +7,8 @@ of worker threads, so sessions of many clients are served side by side.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -34,20 +36,34 @@ class Server:
             clear_untrusted_proxy_headers=True,
         )
         self.port: int = int(self._server.effective_port)
+        self._stopped = threading.Event()
 
     def serve_forever(self) -> None:
-        self._server.run()
+        try:
+            self._server.run()
+        finally:
+            self._stopped.set()
 
     def shutdown(self) -> None:
-        """Stop serving: close every socket from inside the serving loop (which then ends,
-        its map empty), then stop the worker threads."""
+        """Stop serving: from inside the serving loop, close every connection and take the
+        wake-up pipe out of the loop (the loop ends when nothing is left); then close that
+        pipe's two descriptors once — waitress's own trigger.close() closes one of them
+        twice — and stop the worker threads."""
         connections = self._server._map
+        trigger = self._server.trigger
 
         def close_all() -> None:
             for channel in list(connections.values()):
-                channel.close()
+                if channel is not trigger:
+                    channel.close()
+            trigger.del_channel()
 
-        self._server.trigger.pull_trigger(close_all)
+        trigger.pull_trigger(close_all)
+        if self._stopped.wait(timeout=10):
+            for fd in trigger._fds:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            trigger._fds = []
         self._server.task_dispatcher.shutdown()
 
 

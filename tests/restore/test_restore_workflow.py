@@ -1,0 +1,156 @@
+"""The Restore workflow end to end: Step Functions runs statemachines/restore.asl.json with the
+real handlers, Distributed Maps over the vault, on the local endpoint."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pyqldb.driver.qldb_driver import QldbDriver
+
+from qldb_dr.backup import Settings
+from qldb_dr.cli.main import Environment, main
+from qldb_dr.ion import dump_binary
+from qldb_dr.local.aws.executor import set_time_scale, time_scale
+from qldb_dr.local.deploy import Deployment, deploy
+from tests.backup.conftest import write
+from tests.local.conftest import Running
+from tests.restore.conftest import rows
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    env = Environment(stdout=io.StringIO(), stderr=io.StringIO())
+    code = main(list(argv), env)
+    return code, env.stdout.getvalue(), env.stderr.getvalue()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def deployed(source: tuple[Running, QldbDriver, Settings]) -> Iterator[tuple[Running, QldbDriver, Deployment]]:
+    running, driver, _ = source
+    before = time_scale()
+    set_time_scale(0.01)
+    try:
+        yield running, driver, deploy(running.url)
+    finally:
+        set_time_scale(before)
+
+
+def _backed_up(running: Running, deployment: Deployment) -> str:
+    code, out, err = run("backup", "run", "--ledger", "orders", "--settle-seconds", "0")
+    assert code == 0, out + err
+    dr = deployment.buckets[deployment.dr_region]
+    s3 = running.client("s3", "us-west-2")
+    deadline = time.monotonic() + 30
+    while not any(o["Key"].startswith("orders/catalog/") for o in s3.list_objects_v2(Bucket=dr).get("Contents", [])):
+        assert time.monotonic() < deadline, "the recovery point never reached the DR vault"
+        time.sleep(0.05)
+    return dr
+
+
+def _sorted(driver: QldbDriver, table: str) -> list[bytes]:
+    return sorted(dump_binary([r]) for r in rows(driver, f"SELECT VALUE x FROM {table} AS x"))
+
+
+def test_restore_start_rebuilds_ledger_in_dr_region_from_dr_vault(
+    deployed: tuple[Running, QldbDriver, Deployment],
+) -> None:
+    running, driver, deployment = deployed
+    _backed_up(running, deployment)
+    code, out, err = run(
+        "restore",
+        "start",
+        "--source-ledger",
+        "orders",
+        "--target-ledger",
+        "orders-dr",
+        "--region",
+        "us-west-2",
+        "--max-concurrency",
+        "4",
+        "--partitions",
+        "8",
+    )
+    assert code == 0, out + err
+    for state in ("Plan Restore", "Prepare Target", "Partition", "Replay", "Verify Restore", "Write Report"):
+        assert f"✓ {state}" in out, out
+    assert "content    OK" in out and "documents  OK" in out
+    target = running.driver("orders-dr", region="us-west-2")
+    assert _sorted(target, "Vehicle") == _sorted(driver, "Vehicle")
+    restore_id = out.split()[1].rstrip(":")
+    code, report, _ = run("restore", "report", restore_id, "--region", "us-west-2", "--json")
+    assert code == 0 and json.loads(report)["status"] == "OK"
+
+
+def test_restore_dry_run_prints_plan_and_estimate(deployed: tuple[Running, QldbDriver, Deployment]) -> None:
+    running, _, deployment = deployed
+    _backed_up(running, deployment)
+    code, out, _ = run(
+        "restore", "start", "--source-ledger", "orders", "--target-ledger", "x", "--region", "us-west-2", "--dry-run"
+    )
+    assert code == 0 and "recovery points: 1" in out and "estimated duration" in out
+    assert running.client("qldb", "us-west-2").list_ledgers()["Ledgers"] == []
+
+
+def test_failed_batch_then_retry_gives_exact_target(
+    deployed: tuple[Running, QldbDriver, Deployment], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running, driver, deployment = deployed
+    _backed_up(running, deployment)
+    import tasks.replay_partition as handler_module
+
+    original = handler_module.replay_item
+
+    def flaky(state: Any, partition: int) -> Any:  # an injected failure of one batch
+        if partition == 3:
+            raise RuntimeError("injected failure")
+        return original(state, partition)
+
+    monkeypatch.setattr(handler_module, "replay_item", flaky)
+    code, out, _ = run(
+        "restore",
+        "start",
+        "--source-ledger",
+        "orders",
+        "--target-ledger",
+        "orders-retry",
+        "--region",
+        "us-west-2",
+        "--partitions",
+        "8",
+    )
+    monkeypatch.setattr(handler_module, "replay_item", original)
+    assert code == 1 and "✗" in out
+    restore_id = out.split()[1].rstrip(":")
+    code, out, err = run("restore", "retry", restore_id, "--region", "us-west-2")
+    assert code == 0, out + err
+    target = running.driver("orders-retry", region="us-west-2")
+    assert _sorted(target, "Vehicle") == _sorted(driver, "Vehicle")
+    assert rows(target, "SELECT COUNT(*) AS c FROM qldbdr_partition")[0]["c"] <= 8
+
+
+def test_standby_follows_recovery_points_as_they_arrive(deployed: tuple[Running, QldbDriver, Deployment]) -> None:
+    running, driver, deployment = deployed
+    from qldb_dr.catalog import Vault
+    from qldb_dr.restore.standby import enable
+    from qldb_dr.store.s3 import S3Store
+
+    dr = deployment.buckets[deployment.dr_region]
+    enable(Vault(S3Store(dr, "", running.client("s3", "us-west-2"))), "orders", "orders-standby")
+    for round_ in range(3):
+        write(driver, 4, start=20_000 + 100 * round_)
+        _backed_up(running, deployment)
+    sfn = running.client("stepfunctions", "us-west-2")
+    restore_arn = deployment.workflows["qldb-dr-restore us-west-2"]
+    deadline = time.monotonic() + 120
+    while True:
+        executions = sfn.list_executions(stateMachineArn=restore_arn)["executions"]
+        if len(executions) >= 3 and all(e["status"] != "RUNNING" for e in executions):
+            break
+        assert time.monotonic() < deadline, executions
+        time.sleep(0.1)
+    target = running.driver("orders-standby", region="us-west-2")
+    assert _sorted(target, "Vehicle") == _sorted(driver, "Vehicle")
