@@ -44,7 +44,19 @@ ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFA
 
 def start_endpoint(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "qldb_dr.cli.main", "local", "up", "--port", "0", "--data-dir", str(data_dir)],
+        [
+            sys.executable,
+            "-m",
+            "qldb_dr.cli.main",
+            "local",
+            "up",
+            "--port",
+            "0",
+            "--data-dir",
+            str(data_dir),
+            "--max-ledgers",
+            "100",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 from qldb_dr.cli.main import Environment, ExitStatus
 from qldb_dr.errors import QldbDrError
+from qldb_dr.local.ledger.registry import ACTIVE_LEDGERS
 
 # The default regions and retention of the local vault (kept in sync with local/deploy.py).
 PRIMARY_REGION, DR_REGION, RETENTION_DAYS = "us-east-1", "us-west-2", 1
@@ -52,6 +53,12 @@ def register(commands: Any) -> None:
         type=int,
         default=RETENTION_DAYS,
         help=f"Object Lock (compliance) retention of the vault buckets, in days ({RETENTION_DAYS})",
+    )
+    up.add_argument(
+        "--max-ledgers",
+        type=int,
+        default=ACTIVE_LEDGERS,
+        help=f"ledgers per region, QLDB's default quota ({ACTIVE_LEDGERS})",
     )
     up.add_argument("--verbose", action="store_true", help="log every request")
     up.set_defaults(run=run_up)
@@ -126,7 +133,16 @@ def _detach(args: argparse.Namespace, env: Environment, data_dir: Path) -> int:
         str(args.port),
         "--data-dir",
         str(data_dir),
-    ] + (["--verbose"] if args.verbose else [])
+        "--primary-region",
+        args.primary_region,
+        "--dr-region",
+        args.dr_region,
+        "--retention-days",
+        str(args.retention_days),
+        "--max-ledgers",
+        str(args.max_ledgers),
+    ]
+    command += ["--verbose"] if args.verbose else []
     log = data_dir / LOG_FILE
     with log.open("ab") as out:
         process = subprocess.Popen(command, stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -149,6 +165,7 @@ def _serve(args: argparse.Namespace, env: Environment, data_dir: Path) -> int:
 
     from qldb_dr.local.aws.moto_app import moto_app
     from qldb_dr.local.deploy import deploy
+    from qldb_dr.local.ledger.registry import Registry
     from qldb_dr.local.server.app import Endpoint
     from qldb_dr.local.server.serve import run_until_stopped, start
 
@@ -157,7 +174,7 @@ def _serve(args: argparse.Namespace, env: Environment, data_dir: Path) -> int:
         stream=env.stderr,
         format="%(asctime)s %(levelname)s %(message)s",
     )
-    endpoint = Endpoint(data_dir)
+    endpoint = Endpoint(data_dir, registry=Registry(data_dir, max_ledgers=args.max_ledgers))
     try:
         server = start(endpoint, args.port)
     except OSError as exc:

@@ -75,10 +75,12 @@ def create(target: Target) -> None:
         if exc.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
             raise ServiceError(f"QLDB CreateLedger {target.ledger}: {exc}") from exc
     deadline = time.monotonic() + ACTIVE_WAIT_SECONDS
+    pause = 0.1
     while qldb.describe_ledger(Name=target.ledger)["State"] != "ACTIVE":
         if time.monotonic() > deadline:
             raise ServiceError(f"ledger {target.ledger} did not become ACTIVE in {ACTIVE_WAIT_SECONDS} s")
-        time.sleep(2)
+        time.sleep(pause)
+        pause = min(pause * 2, 5.0)
 
 
 def prepare(

@@ -1,0 +1,311 @@
+"""Benchmark: restoring a ledger from its vault, against the naive loader and the bulk-insert floor.
+
+    python -m benchmarks.restore [--documents 20000] [--versions 5] [--baseline-revisions 10000]
+
+One run, one local endpoint (`qldb-dr local up` in its own process):
+
+1. a source ledger of --documents documents x --versions versions (the last tenth of the
+   documents then deleted), built through the engine; backed up (export, verify, record);
+2. (a) the naive baseline: one target transaction per source transaction, a single writer,
+   as AWS's sequential export loader does — run on the first --baseline-revisions revisions;
+3. (b) this restore — plan, prepare, partition, then replay with 1, 2, 4 and 8 worker
+   processes — in `latest` and `history` mode, each verified against the journal once;
+4. (c) the floor: bulk insert of the final states, 40 documents per transaction, same workers.
+
+Prints revisions/s of each, the ratio to the baseline and (latest mode) to the floor. Pass
+--documents 200000 for the 1,000,000-revision point. The machine is a noisy 2-core VM: the
+endpoint and the workers share it, compare ratios, not seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.ledger import ENV, start_endpoint
+
+LEDGER = "bench"
+VAULT = "qldb-dr-vault-123456789012-us-east-1"
+ROLE = "arn:aws:iam::123456789012:role/qldb-dr-export"
+
+
+def build_source(data_dir: Path, documents: int, versions: int) -> int:
+    """The source ledger, through the engine (fast); returns its revision count.
+
+    Interleaved, as a live ledger writes: each round inserts 40 new documents and moves older
+    ones up a version, so any prefix of the journal has the same mix of inserts and updates
+    (the baseline runs on a prefix). The last tenth of the documents is then deleted."""
+    from qldb_dr.journal.hashing import commit_digest
+    from qldb_dr.local.ledger.registry import Registry
+
+    registry = Registry(data_dir, creating_seconds=0, max_ledgers=100)
+    registry.create("us-east-1", LEDGER, permissions_mode="STANDARD", deletion_protection=False)
+    engine = registry.ledger("us-east-1", LEDGER)
+
+    def run(*statements: tuple[str, list[Any]]) -> list[Any]:
+        txn = engine.begin()
+        results = [row for text, params in statements for row in txn.execute(text, params)]
+        engine.commit(txn, commit_digest(txn.id, [s.digest for s in txn.statements]))
+        return results
+
+    def update(chunk: list[str], version: int) -> int:
+        run(*[("UPDATE Vehicle AS v BY vid SET v.Mileage = ? WHERE vid = ?", [version * 1000, i]) for i in chunk])
+        return len(chunk)
+
+    run(("CREATE TABLE Vehicle", []))
+    run(("CREATE INDEX ON Vehicle (VIN)", []))
+    revisions = 0
+    chunks: list[list[str]] = []
+    for start in range(0, documents, 40):
+        batch = [
+            {"VIN": f"V{n:07d}", "Mileage": 0, "Owner": {"Name": f"owner {n}"}, "Notes": "x" * 60}
+            for n in range(start, min(start + 40, documents))
+        ]
+        chunks.append([row["documentId"] for row in run(("INSERT INTO Vehicle ?", [batch]))])
+        revisions += len(batch)
+        for version in range(1, versions):
+            if len(chunks) - 1 - version >= 0:
+                revisions += update(chunks[len(chunks) - 1 - version], version)
+    for version in range(1, versions):  # the versions the last chunks have not had yet
+        for older in range(max(0, len(chunks) - version), len(chunks)):
+            revisions += update(chunks[older], version)
+    ids = [i for chunk in chunks for i in chunk]
+    doomed = ids[-(len(ids) // 10) :]
+    for start in range(0, len(doomed), 40):
+        chunk = doomed[start : start + 40]
+        run(*[("DELETE FROM Vehicle BY vid WHERE vid = ?", [i]) for i in chunk])
+        revisions += len(chunk)
+    registry.close()
+    return revisions
+
+
+def _backup_polling(settings: Any) -> Any:
+    from qldb_dr.backup import plan_window, record, verify_export
+
+    backup_, qldb = settings.backup(), settings.qldb()
+    time.sleep(0.01)
+    plan = plan_window(backup_, qldb, now=datetime.now(UTC), settle_seconds=0)
+    export_id = qldb.export(
+        LEDGER,
+        start=plan.start,
+        end=plan.end,
+        bucket=VAULT,
+        prefix=backup_.export_prefix,
+        role_arn=ROLE,
+        output_format="ION_BINARY",
+    )
+    while qldb.export_description(LEDGER, export_id)["Status"] == "IN_PROGRESS":
+        time.sleep(0.2)
+    verified = verify_export(backup_, qldb, plan, export_id)
+    return record(backup_, plan, verified, output_format="ION_BINARY", now=datetime.now(UTC), execution=None)
+
+
+def naive(limit: int) -> tuple[int, float]:
+    """One target transaction per source block, one writer; returns (revisions, seconds)."""
+    from pyqldb.driver.qldb_driver import QldbDriver
+
+    from qldb_dr.aws import client
+    from qldb_dr.catalog import Catalog, Vault
+    from qldb_dr.ion.typed import typed
+    from qldb_dr.journal.export import discover, open_export
+    from qldb_dr.journal.reader import read_blocks
+    from qldb_dr.store.s3 import S3Store
+
+    qldb = client("qldb", "us-east-1")
+    qldb.create_ledger(Name="naive", PermissionsMode="STANDARD", DeletionProtection=False)
+    while qldb.describe_ledger(Name="naive")["State"] != "ACTIVE":
+        time.sleep(0.05)
+    driver = QldbDriver("naive", region_name="us-east-1")
+    driver.execute_lambda(lambda t: t.execute_statement("CREATE TABLE Vehicle"))
+    store = S3Store(VAULT, "", client("s3", "us-east-1"))
+    (point,) = Catalog(Vault(store)).recovery_points(LEDGER)
+    export = open_export(store, next(r for r in discover(store.scoped(point.export_head))))
+    mapped: dict[str, str] = {}
+    done = 0
+    started = time.perf_counter()
+    for key in export.completed.keys:  # type: ignore[union-attr]
+        for block in read_blocks(store.read(key), key):
+            revisions = [r for r in block.revisions or () if r.metadata is not None]
+            if not revisions:
+                continue
+
+            def apply(txn: Any, revisions: list[Any] = revisions) -> None:
+                for r in revisions:
+                    if r.version == 0:
+                        (row,) = list(txn.execute_statement("INSERT INTO Vehicle ?", typed(r.data)))
+                        mapped[r.document_id] = row["documentId"]
+                    elif r.data is not None:
+                        fields = dict(r.data.items())
+                        txn.execute_statement(
+                            "UPDATE Vehicle AS v BY vid SET "
+                            + ", ".join(f"v.{k} = ?" for k in fields)
+                            + " WHERE vid = ?",
+                            *(typed(v) for v in fields.values()),
+                            mapped[r.document_id],
+                        )
+                    else:
+                        txn.execute_statement("DELETE FROM Vehicle BY vid WHERE vid = ?", mapped[r.document_id])
+
+            driver.execute_lambda(apply)
+            done += len(revisions)
+            if done >= limit:
+                return done, time.perf_counter() - started
+    return done, time.perf_counter() - started
+
+
+def _replay(args: tuple[dict[str, Any], int]) -> dict[str, Any]:
+    os.environ.update(ENV)
+    from qldb_dr.restore import workflow
+
+    state, partition = args
+    return workflow.replay_item(workflow.RestoreState.from_json(state), partition)
+
+
+def restore(mode: str, workers: int, name: str, verify: bool) -> dict[str, Any]:
+    from qldb_dr.restore import workflow
+
+    partitions = max(16, workers * 4)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    request = {
+        "sourceLedger": LEDGER,
+        "targetLedger": name,
+        "targetRegion": "us-east-1",
+        "mode": mode,
+        "partitions": partitions,
+        "maxConcurrency": workers,
+    }
+    planned = workflow.plan_restore(request, "us-east-1", VAULT, "", name)
+    state = workflow.RestoreState.from_json(planned["restore"])
+    workflow.prepare_target(state, planned["schema"])
+    timings["plan+prepare"] = time.perf_counter() - started
+    mark = time.perf_counter()
+    vault = state.vault()
+    for item in json.loads(vault.store.read(planned["objects"])):
+        workflow.partition_item(state, item)
+    timings["partition"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers) as pool:
+        outcomes = pool.map(_replay, [(state.to_json(), p) for p in range(partitions)], chunksize=1)
+    timings["replay"] = time.perf_counter() - mark
+    timings["total"] = time.perf_counter() - started
+    result = {
+        "mode": mode,
+        "workers": workers,
+        "revisions": planned["revisions"],
+        "applied": sum(o["applied"] for o in outcomes),
+        **timings,
+    }
+    if verify:
+        verification = workflow.verify_restore(state)
+        result["verified"] = verification["status"]
+    return result
+
+
+def _floor_worker(args: tuple[str, bytes]) -> None:
+    os.environ.update(ENV)
+    from pyqldb.driver.qldb_driver import QldbDriver
+
+    from qldb_dr.ion import iter_binary
+    from qldb_dr.ion.typed import typed
+
+    name, encoded = args  # Ion binary: IonPy values do not survive pickling intact
+    documents = list(iter_binary(encoded))
+    driver = QldbDriver(name, region_name="us-east-1")
+    for start in range(0, len(documents), 40):
+        chunk = typed(documents[start : start + 40])
+        driver.execute_lambda(lambda t, c=chunk: t.execute_statement("INSERT INTO Vehicle ?", c))
+    driver.close()
+
+
+def floor(workers: int, name: str) -> tuple[int, float]:
+    """Bulk insert of the source's final states, 40 per transaction, `workers` processes."""
+    from pyqldb.driver.qldb_driver import QldbDriver
+
+    from qldb_dr.aws import client
+
+    source = QldbDriver(LEDGER, region_name="us-east-1")
+    documents = source.execute_lambda(lambda t: [dict(r) for r in t.execute_statement("SELECT * FROM Vehicle")])
+    source.close()
+    qldb = client("qldb", "us-east-1")
+    qldb.create_ledger(Name=name, PermissionsMode="STANDARD", DeletionProtection=False)
+    while qldb.describe_ledger(Name=name)["State"] != "ACTIVE":
+        time.sleep(0.05)
+    target = QldbDriver(name, region_name="us-east-1")
+    target.execute_lambda(lambda t: t.execute_statement("CREATE TABLE Vehicle"))
+    target.close()
+    from qldb_dr.ion import dump_binary
+
+    shares = [(name, dump_binary(documents[i::workers])) for i in range(workers)]
+    started = time.perf_counter()
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        pool.map(_floor_worker, shares)
+    return len(documents), time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--documents", type=int, default=20_000)
+    parser.add_argument("--versions", type=int, default=5)
+    parser.add_argument("--baseline-revisions", type=int, default=10_000)
+    parser.add_argument("--workers", default="1,2,4,8")
+    args = parser.parse_args()
+    os.environ.update(ENV)
+    workers = [int(w) for w in args.workers.split(",")]
+    with tempfile.TemporaryDirectory() as directory:
+        started = time.perf_counter()
+        total = build_source(Path(directory), args.documents, args.versions)
+        built = time.perf_counter() - started
+        print(f"source: {total:,} revisions of {args.documents:,} documents, built in {built:.0f}s")
+        process, url = start_endpoint(Path(directory))
+        os.environ["AWS_ENDPOINT_URL"] = url
+        try:
+            started = time.perf_counter()
+            point = _backup_polling(
+                __import__("qldb_dr.backup", fromlist=["Settings"]).Settings.resolve(
+                    {"ledgerName": LEDGER, "vaultBucket": VAULT, "exportRoleArn": ROLE, "settleSeconds": 0},
+                    {},
+                    "us-east-1",
+                )
+            )
+            print(
+                f"backup: {point.blocks:,} blocks, {point.revisions:,} revisions, "
+                f"verified and recorded in {time.perf_counter() - started:.0f}s"
+            )
+            done, seconds = naive(args.baseline_revisions)
+            baseline = done / seconds
+            print(f"(a) naive loader, 1 writer       : {baseline:8,.0f} revisions/s  ({done:,} revisions)")
+            results = []
+            for mode in ("latest", "history"):
+                for count in workers:
+                    result = restore(mode, count, f"{mode}-{count}", verify=count == workers[-1])
+                    results.append(result)
+                    rate = result["revisions"] / result["total"]
+                    verified = f", verified {result['verified']}" if "verified" in result else ""
+                    print(
+                        f"(b) restore {mode:<7} {count} worker(s) : {rate:8,.0f} revisions/s  "
+                        f"({rate / baseline:.1f}x baseline; replay {result['replay']:.1f}s of "
+                        f"{result['total']:.1f}s{verified})"
+                    )
+            for count in workers:
+                documents, seconds = floor(count, f"floor-{count}")
+                latest = next(r for r in results if r["mode"] == "latest" and r["workers"] == count)
+                print(
+                    f"(c) floor, bulk insert, {count} worker(s): {documents / seconds:8,.0f} documents/s in "
+                    f"{seconds:.1f}s; latest restore took {latest['total'] / seconds:.2f}x the floor"
+                )
+        finally:
+            process.terminate()
+            process.wait()
+
+
+if __name__ == "__main__":
+    main()
