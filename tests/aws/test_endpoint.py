@@ -20,8 +20,11 @@ def test_pyqldb_s3_and_step_functions_side_by_side_on_one_port(aws: Running) -> 
     assert s3.get_object(Bucket="vault-primary", Key="k")["Body"].read() == b"v"
     sfn = aws.client("stepfunctions")
     machine = sfn.create_state_machine(
-        name="hello", roleArn="arn:aws:iam::123456789012:role/sfn",
-        definition=json.dumps({"StartAt": "Say", "States": {"Say": {"Type": "Pass", "Result": {"said": "hi"}, "End": True}}}),
+        name="hello",
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+        definition=json.dumps(
+            {"StartAt": "Say", "States": {"Say": {"Type": "Pass", "Result": {"said": "hi"}, "End": True}}}
+        ),
     )["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=machine, name="one", input="{}")["executionArn"]
     deadline = time.monotonic() + 30

@@ -1,0 +1,203 @@
+"""Benchmark: the local endpoint's Step Functions + Lambda, out of process.
+
+    python -m benchmarks.endpoint [--items 200] [--concurrency 1 4 16] [--repeat 3] [--starts 3]
+
+Starts real `qldb-dr local up` processes and measures:
+
+* start-up: from process start to the first successful AWS request (an S3 ListBuckets,
+  polled every 10 ms), the median of --starts starts; it must stay under 3 s;
+* Lambda-task items per second through a Distributed Map: the Map reads --items items
+  from a JSON list in S3 (ItemReader s3:getObject) and runs each as a child execution
+  whose one Task state calls `benchmarks.endpoint.noop`, a trivial real handler, at each
+  MaxConcurrency; timed from StartExecution to SUCCEEDED, the best of --repeat runs, with
+  ratios against MaxConcurrency 1 measured in the same run.
+
+Every handler runs in the endpoint's process, so the figures are GIL-bound: compare the
+ratios, not the seconds (a noisy 2-core machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+START_LIMIT = 3.0
+
+
+def noop(event: Any, context: Any) -> dict[str, Any]:
+    """The benchmark's Lambda handler: as little work as a handler can do."""
+    return {"id": event.get("id")}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Endpoint:
+    """A `qldb-dr local up` child process on a port chosen here."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+        env.update(AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", AWS_DEFAULT_REGION="us-east-1")
+        env.pop("AWS_ENDPOINT_URL", None)
+        self.started = time.perf_counter()
+        command = [sys.executable, "-m", "qldb_dr.cli.main", "local", "up", "--port", str(self.port)]
+        self.process = subprocess.Popen(
+            [*command, "--data-dir", str(data_dir)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def client(self, service: str) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            service,
+            region_name="us-east-1",
+            endpoint_url=self.url,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+            config=Config(retries={"max_attempts": 0}, connect_timeout=2, read_timeout=120),
+        )
+
+    def wait_ready(self) -> float:
+        """Seconds from process start to the first successful request."""
+        s3 = self.client("s3")
+        deadline = time.perf_counter() + 60
+        while time.perf_counter() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"qldb-dr local up exited: {self.process.stderr.read() if self.process.stderr else ''}"
+                )
+            try:
+                s3.list_buckets()
+                return time.perf_counter() - self.started
+            except Exception:
+                time.sleep(0.01)
+        raise RuntimeError("the endpoint never answered")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_up(starts: int) -> list[float]:
+    times = []
+    for _ in range(starts):
+        with tempfile.TemporaryDirectory() as data:
+            endpoint = Endpoint(Path(data))
+            try:
+                times.append(endpoint.wait_ready())
+            finally:
+                endpoint.stop()
+    return times
+
+
+def machine(function_arn: str, concurrency: int) -> str:
+    return json.dumps(
+        {
+            "StartAt": "Run Items",
+            "States": {
+                "Run Items": {
+                    "Type": "Map",
+                    "ItemReader": {
+                        "Resource": "arn:aws:states:::s3:getObject",
+                        "ReaderConfig": {"InputType": "JSON"},
+                        "Parameters": {"Bucket": "bench", "Key": "items.json"},
+                    },
+                    "ItemProcessor": {
+                        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                        "StartAt": "Noop",
+                        "States": {"Noop": {"Type": "Task", "Resource": function_arn, "End": True}},
+                    },
+                    "MaxConcurrency": concurrency,
+                    "ResultSelector": {"count.$": "States.ArrayLength($)"},
+                    "End": True,
+                }
+            },
+        }
+    )
+
+
+def items_per_second(endpoint: Endpoint, items: int, levels: list[int], repeat: int) -> dict[int, float]:
+    from qldb_dr.local.aws.lambdas import deploy_function
+
+    s3, sfn = endpoint.client("s3"), endpoint.client("stepfunctions")
+    s3.create_bucket(Bucket="bench")
+    s3.put_object(Bucket="bench", Key="items.json", Body=json.dumps([{"id": i} for i in range(items)]))
+    function = deploy_function(
+        endpoint.client("lambda"), "noop", "benchmarks.endpoint.noop", iam=endpoint.client("iam")
+    )
+    rates: dict[int, float] = {}
+    for concurrency in [1, *levels]:  # the first run warms the executor up; not reported
+        arn = sfn.create_state_machine(
+            name=f"bench-{concurrency}-{time.monotonic_ns()}",
+            roleArn="arn:aws:iam::123456789012:role/bench",
+            definition=machine(function, concurrency),
+        )["stateMachineArn"]
+        for _ in range(repeat):
+            started = time.perf_counter()
+            execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+            while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+                time.sleep(0.02)
+            elapsed = time.perf_counter() - started
+            assert described["status"] == "SUCCEEDED", described
+            assert json.loads(described["output"]) == {"count": items}, described["output"]
+            rates[concurrency] = max(rates.get(concurrency, 0.0), items / elapsed)
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--items", type=int, default=200, help="items in the Distributed Map (200)")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16], help="MaxConcurrency levels")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per level, the best counts (3)")
+    parser.add_argument("--starts", type=int, default=3, help="start-ups to time (3)")
+    args = parser.parse_args()
+
+    times = start_up(args.starts)
+    median = statistics.median(times)
+    print(
+        f"start-up to first request : {median:6.2f} s median of {len(times)} "
+        f"({', '.join(f'{t:.2f}' for t in times)}; limit {START_LIMIT:.0f} s)"
+    )
+    with tempfile.TemporaryDirectory() as data:
+        endpoint = Endpoint(Path(data))
+        try:
+            endpoint.wait_ready()
+            rates = items_per_second(endpoint, args.items, args.concurrency, args.repeat)
+        finally:
+            endpoint.stop()
+    base = rates[args.concurrency[0]]
+    for concurrency in args.concurrency:
+        print(
+            f"Distributed Map, MaxConcurrency {concurrency:>3}: {rates[concurrency]:7.1f} Lambda-task items/s "
+            f"({rates[concurrency] / base:.2f}x MaxConcurrency {args.concurrency[0]})"
+        )
+    if median > START_LIMIT:
+        sys.exit(f"start-up {median:.2f} s is over the {START_LIMIT:.0f} s limit")
+
+
+if __name__ == "__main__":
+    main()

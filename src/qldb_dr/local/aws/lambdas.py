@@ -1,0 +1,348 @@
+"""Lambda for the local endpoint: a function runs its `Handler` in this process, no Docker.
+
+moto's Lambda runs every invocation in a Docker container (`LambdaFunction._invoke_lambda`),
+and there is no Docker daemon where qldb-dr runs locally. The patch below imports the
+function's handler (`tasks.verify_export.handler`, or AWS's file form
+`tasks/verify_export.handler`) and calls it with the decoded event and a Lambda-like
+context. What a handler sees is what it sees on AWS Lambda:
+
+* its Environment.Variables, and Lambda's own (AWS_REGION, AWS_LAMBDA_FUNCTION_NAME, …),
+  through `qldb_dr.runtime.environment()` — per invocation, in a context variable, because
+  many invocations run side by side in this one process (a Distributed Map);
+* an exception becomes a function error whose payload is AWS's
+  `{"errorType": <class name>, "errorMessage": str(exc), "stackTrace": [...]}`, so ASL
+  Retry/Catch match the project's error names exactly as on AWS;
+* a result that is not JSON is `Runtime.MarshalError`, a handler that cannot be imported
+  `Runtime.ImportModuleError` / `Runtime.HandlerNotFound`, a run longer than the function's
+  Timeout `Sandbox.Timedout` (reported when the handler returns: a thread cannot be killed).
+
+Handlers run on the calling thread and share the process: they must not change process
+state (os.environ, sys.stdout, the working directory).
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import sys
+import threading
+import time
+import traceback
+import uuid
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from qldb_dr.runtime import invocation_environment
+
+Handler = Callable[[Any, Any], Any]
+
+ROLE_NAME = "qldb-dr-local-lambda"
+_TRUST_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+
+
+# -- the function's side: context, handler, payload -------------------------------------------
+
+
+@dataclass
+class LambdaContext:
+    """The context object a Python handler receives on AWS Lambda (the fields handlers use)."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    timeout_seconds: float
+    _deadline: float = field(init=False, repr=False)
+    identity: Any = None
+    client_context: Any = None
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class HandlerLoadError(Exception):
+    """The handler string names nothing importable; `error_type` is Lambda's name for it."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+_handlers: dict[str, Handler] = {}
+_handlers_lock = threading.Lock()
+
+
+def resolve_handler(spec: str) -> Handler:
+    """`package.module.function` or AWS's `package/module.function` → the function."""
+    with _handlers_lock:
+        cached = _handlers.get(spec)
+    if cached is not None:
+        return cached
+    module_path, _, name = spec.rpartition(".")
+    module_name = module_path.replace("/", ".").strip(".")
+    if not module_name or not name:
+        raise HandlerLoadError("Runtime.MalformedHandlerName", f"Bad handler '{spec}': not module.function")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise HandlerLoadError("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}") from exc
+    function: Handler | None = getattr(module, name, None)
+    if not callable(function):
+        raise HandlerLoadError("Runtime.HandlerNotFound", f"Handler '{name}' missing on module '{module_name}'")
+    with _handlers_lock:
+        _handlers[spec] = function
+    return function
+
+
+def error_payload(
+    error_type: str, message: str, exc: BaseException | None = None, request_id: str = ""
+) -> dict[str, Any]:
+    """The payload of a function error, as the AWS Python runtime writes it."""
+    frames = traceback.extract_tb(exc.__traceback__) if exc is not None else []
+    own = str(Path(__file__))
+    return {
+        "errorMessage": message,
+        "errorType": error_type,
+        "requestId": request_id,
+        "stackTrace": traceback.format_list([f for f in frames if f.filename != own]),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """One finished invocation: the response payload (JSON text) and whether it is an error."""
+
+    payload: str
+    errored: bool
+    log: str
+
+
+def run_handler(
+    handler_spec: str,
+    event: Any,
+    context: LambdaContext,
+    variables: Mapping[str, str],
+) -> Invocation:
+    """Call the handler with `variables` as its environment; never raises for the handler's faults."""
+    started = time.monotonic()
+    request_id = context.aws_request_id
+    errored = True
+    try:
+        handler = resolve_handler(handler_spec)
+        with invocation_environment(variables):
+            result = handler(event, context)
+        try:
+            payload = json.dumps(result)
+            errored = False
+        except (TypeError, ValueError) as exc:
+            message = f"Unable to marshal response: {exc}"
+            payload = json.dumps(error_payload("Runtime.MarshalError", message, request_id=request_id))
+    except HandlerLoadError as exc:
+        payload = json.dumps(error_payload(exc.error_type, str(exc), request_id=request_id))
+    except Exception as exc:  # the handler's own failure: Lambda reports it, it does not crash the service
+        payload = json.dumps(error_payload(type(exc).__name__, str(exc), exc, request_id))
+    elapsed = time.monotonic() - started
+    if elapsed > context.timeout_seconds:
+        stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        message = f"{stamp} {context.aws_request_id} Task timed out after {elapsed:.2f} seconds"
+        payload, errored = json.dumps(error_payload("Sandbox.Timedout", message, request_id=request_id)), True
+    log = (
+        f"START RequestId: {context.aws_request_id} Version: {context.function_version}\n"
+        f"END RequestId: {context.aws_request_id}\n"
+        f"REPORT RequestId: {context.aws_request_id}\tDuration: {elapsed * 1000:.2f} ms\t"
+        f"Memory Size: {context.memory_limit_in_mb} MB"
+    )
+    return Invocation(payload, errored, log)
+
+
+# -- the patch on moto's LambdaFunction ---------------------------------------------------------
+
+
+def _function_variables(function: Any, context: LambdaContext) -> dict[str, str]:
+    """Lambda's reserved variables for this invocation, then the function's own on top."""
+    region = str(function.region)
+    variables = {
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
+        "AWS_LAMBDA_FUNCTION_NAME": context.function_name,
+        "AWS_LAMBDA_FUNCTION_VERSION": context.function_version,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(context.memory_limit_in_mb),
+        "AWS_LAMBDA_LOG_GROUP_NAME": context.log_group_name,
+        "AWS_LAMBDA_LOG_STREAM_NAME": context.log_stream_name,
+        "_HANDLER": str(function.handler),
+    }
+    variables.update({str(k): str(v) for k, v in (function.environment_vars or {}).items()})
+    return variables
+
+
+def _invoke_in_process(self: Any, event: Any = None) -> tuple[str, bool, str]:
+    """Replaces `LambdaFunction._invoke_lambda` (moto: runs the function in Docker)."""
+    # moto decodes the request body; an empty body reaches here as the text "{}" (AWS passes {}).
+    if event is None or event == "{}":
+        event = {}
+    request_id = str(uuid.uuid4())
+    today = datetime.now(UTC).strftime("%Y/%m/%d")
+    context = LambdaContext(
+        function_name=str(self.function_name),
+        function_version=str(self.version),
+        invoked_function_arn=str(self.function_arn),
+        memory_limit_in_mb=int(self.memory_size),
+        aws_request_id=request_id,
+        log_group_name=str(self.logs_group_name),
+        log_stream_name=f"{today}/[{self.version}]{request_id.replace('-', '')}",
+        timeout_seconds=float(self.timeout),
+    )
+    done = run_handler(str(self.handler), event, context, _function_variables(self, context))
+    return done.payload, done.errored, done.log
+
+
+def _invoke_unhandled(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wraps `LambdaFunction.invoke`: moto labels every function error "Handled"; AWS labels an
+    exception that escapes the handler "Unhandled" (X-Amz-Function-Error)."""
+
+    def invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> Any:
+        result = original(self, body, request_headers, response_headers)
+        if response_headers.get("x-amz-function-error") == "Handled":
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return result
+
+    invoke.__wrapped__ = original  # type: ignore[attr-defined]
+    return invoke
+
+
+def invoke_function(
+    function_name: str,
+    payload: bytes | str | None,
+    *,
+    region: str,
+    account_id: str | None = None,
+    qualifier: str | None = None,
+    invocation_type: str = "RequestResponse",
+) -> dict[str, Any]:
+    """Invoke a function of the local Lambda service in this thread, without HTTP; returns what
+    boto3's `lambda.invoke` returns (Payload already read as bytes). Unknown functions raise
+    botocore's ClientError, as boto3 would.
+
+    The Step Functions executor calls functions through this: a Map of N concurrent items
+    would otherwise hold N of the endpoint's HTTP threads while the handlers wait for their
+    own S3 and QLDB requests on the same endpoint, and deadlock once N reaches the pool size.
+    """
+    from botocore.exceptions import ClientError
+    from moto.awslambda.models import lambda_backends
+    from moto.core.exceptions import JsonRESTError
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+
+    if account_id is None:
+        parts = function_name.split(":")
+        account_id = parts[4] if function_name.startswith("arn:") and len(parts) > 4 else DEFAULT_ACCOUNT_ID
+    body = payload.decode() if isinstance(payload, bytes) else (payload or "")
+    headers = {"x-amz-invocation-type": invocation_type}
+    response_headers: dict[str, str] = {}
+    try:
+        backend = lambda_backends[account_id][region]
+        function = backend.get_function(function_name, qualifier)
+        result = backend.invoke(function_name, qualifier, body, headers, response_headers)
+    except JsonRESTError as exc:
+        error: Any = {
+            "Error": {"Code": exc.error_type, "Message": exc.message},
+            "ResponseMetadata": {"HTTPStatusCode": int(exc.code), "RequestId": str(uuid.uuid4())},
+        }
+        raise ClientError(error, "Invoke") from exc
+    data = result.encode() if isinstance(result, str) else bytes(result or b"")
+    if invocation_type == "Event":  # AWS answers 202 with no payload (moto runs the function all the same)
+        data = b""
+    response: dict[str, Any] = {
+        "StatusCode": 202 if invocation_type == "Event" else 200,
+        "ExecutedVersion": str(function.version),
+        "Payload": data,
+    }
+    if "x-amz-function-error" in response_headers:
+        response["FunctionError"] = response_headers["x-amz-function-error"]
+    return response
+
+
+def install() -> None:
+    """Patch moto's Lambda (idempotent)."""
+    from moto.awslambda.models import LambdaFunction
+
+    from qldb_dr.local.aws.patching import first_time, replace
+
+    if not first_time("lambdas"):
+        return
+    # moto lacks: running a function without Docker. This one method is the Docker path.
+    replace(LambdaFunction, "_invoke_lambda", _invoke_in_process)
+    # moto lacks: AWS's "Unhandled" function-error label.
+    replace(LambdaFunction, "invoke", _invoke_unhandled(LambdaFunction.invoke))
+
+
+# -- deploying a function ------------------------------------------------------------------------
+
+
+def minimal_zip() -> bytes:
+    """A valid deployment package; the code itself comes from this process's import path."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "qldb-dr local function: the handler is imported from the endpoint's path\n")
+    return buffer.getvalue()
+
+
+def deploy_function(
+    client: Any,
+    name: str,
+    handler: str,
+    environment: Mapping[str, str] | None = None,
+    timeout: int = 60,
+    *,
+    memory_mb: int = 512,
+    iam: Any = None,
+) -> str:
+    """Create or update function `name` running `handler`; returns its ARN. Idempotent.
+
+    `client` is a boto3 Lambda client; `iam` an IAM client (default: one on the same
+    endpoint and region). moto refuses CreateFunction unless the role exists and the Code
+    is a package, so this creates the role `qldb-dr-local-lambda` if needed and ships a
+    minimal zip: the local endpoint imports the handler, it does not unpack code.
+    """
+    import boto3
+
+    if iam is None:
+        iam = boto3.client("iam", region_name=client.meta.region_name, endpoint_url=client.meta.endpoint_url)
+    try:
+        role = iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        try:
+            role = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=_TRUST_POLICY)["Role"]["Arn"]
+        except iam.exceptions.EntityAlreadyExistsException:  # created meanwhile by another deployer
+            role = iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
+    config = {
+        "Handler": handler,
+        "Role": role,
+        "Runtime": f"python{sys.version_info.major}.{sys.version_info.minor}",
+        "Timeout": timeout,
+        "MemorySize": memory_mb,
+        "Environment": {"Variables": dict(environment or {})},
+    }
+    try:
+        arn: str = client.create_function(FunctionName=name, Code={"ZipFile": minimal_zip()}, **config)["FunctionArn"]
+    except client.exceptions.ResourceConflictException:
+        arn = client.update_function_configuration(FunctionName=name, **config)["FunctionArn"]
+    return arn
