@@ -209,3 +209,22 @@ def test_concurrency_guard_is_not_a_lock(deployed: tuple[Running, QldbDriver, De
     for thread in threads:
         thread.join()
     assert done == {"orders": "SUCCEEDED", "payments": "SUCCEEDED"}
+
+
+def test_backup_schedule_fires_at_the_rpo_interval_until_disabled(
+    deployed: tuple[Running, QldbDriver, Deployment], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running, _, deployment = deployed
+    monkeypatch.setenv("QLDB_DR_LOCAL_TIME_SCALE", "0.01")  # a minute passes in 0.6 s
+    code, out, err = run("backup", "schedule", "--ledger", "orders", "--every", "1")
+    assert code == 0 and "every 1 minute" in out, err
+    sfn = running.client("stepfunctions")
+    arn = deployment.workflows["qldb-dr-backup us-east-1"]
+    deadline = time.monotonic() + 60
+    while not any(e["status"] == "SUCCEEDED" for e in sfn.list_executions(stateMachineArn=arn)["executions"]):
+        assert time.monotonic() < deadline, "the schedule never started a backup"
+        time.sleep(0.05)
+    code, out, _ = run("backup", "schedule", "--ledger", "orders", "--disable")
+    assert code == 0 and "stopped" in out
+    rule = running.client("events").describe_rule(Name="qldb-dr-backup-orders")
+    assert rule["State"] == "DISABLED" and rule["ScheduleExpression"] == "rate(1 minute)"

@@ -134,12 +134,8 @@ def test_failed_batch_then_retry_gives_exact_target(
 
 def test_standby_follows_recovery_points_as_they_arrive(deployed: tuple[Running, QldbDriver, Deployment]) -> None:
     running, driver, deployment = deployed
-    from qldb_dr.catalog import Vault
-    from qldb_dr.restore.standby import enable
-    from qldb_dr.store.s3 import S3Store
-
-    dr = deployment.buckets[deployment.dr_region]
-    enable(Vault(S3Store(dr, "", running.client("s3", "us-west-2"))), "orders", "orders-standby")
+    code, out, err = run("standby", "--ledger", "orders", "--target-ledger", "orders-standby", "--region", "us-west-2")
+    assert code == 0 and "warm standby" in out, err
     for round_ in range(3):
         write(driver, 4, start=20_000 + 100 * round_)
         _backed_up(running, deployment)

@@ -14,6 +14,7 @@ from rich.table import Table
 from qldb_dr.aws import client as aws_client
 from qldb_dr.catalog import Catalog, RecoveryPoint, Vault
 from qldb_dr.cli.main import Environment, ExitStatus
+from qldb_dr.cli.strategies import register_schedule
 from qldb_dr.errors import QldbDrError
 from qldb_dr.store.s3 import S3Store
 from qldb_dr.workflows.deployment import BACKUP, workflow
@@ -36,6 +37,7 @@ def register(commands: Any) -> None:
     _common(listing)
     listing.add_argument("--json", action="store_true", help="print the recovery points as JSON")
     listing.set_defaults(run=run_list)
+    register_schedule(verbs)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

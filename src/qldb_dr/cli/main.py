@@ -35,7 +35,7 @@ class Environment:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from qldb_dr.cli import backup, executions, local, restore, verify
+    from qldb_dr.cli import backup, executions, local, restore, strategies, verify
 
     parser = argparse.ArgumentParser(
         prog="qldb-dr",
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     executions.register(commands)
     backup.register(commands)
     restore.register(commands)
+    strategies.register_standby(commands)
     return parser
 
 

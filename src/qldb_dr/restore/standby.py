@@ -24,9 +24,12 @@ def config_key(prefix: str, ledger: str) -> str:
     return f"{prefix}standby/{ledger}.json"
 
 
-def enable(vault: Vault, source: str, target: str, mode: str = "latest") -> str:
+def enable(vault: Vault, source: str, target: str, mode: str = "latest", enabled: bool = True) -> str:
+    """Declare (or, enabled=False, retire) the standby of `source`. The vault keeps every
+    version: a retired standby is a new version saying so, not a deletion."""
     key = config_key(vault.prefix, source)
-    vault.store.write(key, json.dumps({"sourceLedger": source, "targetLedger": target, "mode": mode}).encode())
+    config = {"sourceLedger": source, "targetLedger": target, "mode": mode, "enabled": enabled}
+    vault.store.write(key, json.dumps(config).encode())
     return key
 
 
@@ -52,6 +55,8 @@ def request_for(bucket: str, prefix: str, region: str, catalog_key: str) -> dict
         return None
     except ValueError as exc:
         raise CatalogError(f"{store.describe(config_key(prefix, ledger))}: not JSON ({exc})") from exc
+    if not config.get("enabled", True):
+        return None
     return {
         "sourceLedger": config["sourceLedger"],
         "targetLedger": config["targetLedger"],
