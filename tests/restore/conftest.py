@@ -46,6 +46,12 @@ def populate(driver: QldbDriver) -> None:
             "UPDATE Typed AS t SET t.amount = ?, t.extra = ? WHERE t.name = 'literal'", Decimal("4.25"), "added"
         )
     )
+    # the same number at a new precision, and a field removed: a replayed update must send both
+    driver.execute_lambda(
+        lambda t: t.execute_statement(
+            "UPDATE Typed AS t SET t.amount = ? REMOVE t.extra WHERE t.name = 'literal'", Decimal("4.250")
+        )
+    )
 
 
 @pytest.fixture

@@ -60,9 +60,10 @@ def test_history_restore_reproduces_every_version(source: tuple[Running, QldbDri
     assert result["verification"]["status"] == "OK", result["verification"]
     assert {c["name"] for c in result["verification"]["checks"]} == {"documents", "content", "versions"}
     target = _target(running, "orders-hist")
-    source_history = rows(driver, "SELECT h.metadata.version AS v, h.data FROM history(Vehicle) AS h")
-    target_history = rows(target, "SELECT h.metadata.version AS v, h.data FROM history(Vehicle) AS h")
-    assert sorted(dump_binary([r]) for r in source_history) == sorted(dump_binary([r]) for r in target_history)
+    for table in ("Vehicle", "Typed"):
+        statement = f"SELECT h.metadata.version AS v, h.data FROM history({table}) AS h"
+        source_history, target_history = rows(driver, statement), rows(target, statement)
+        assert sorted(dump_binary([r]) for r in source_history) == sorted(dump_binary([r]) for r in target_history)
 
 
 def test_point_in_time_by_block_restores_that_state(source: tuple[Running, QldbDriver, Settings]) -> None:

@@ -9,8 +9,11 @@ never apply a revision twice. In `history` mode a document appears at most once 
 transaction, so every source version becomes one target version, in order.
 
 Writes are PartiQL through pyqldb: INSERT of the new documents (one statement per table),
-UPDATE … SET every field … REMOVE fields that went away (QLDB cannot replace a whole
-document), DELETE by document id.
+UPDATE … SET the fields whose value changed … REMOVE fields that went away (QLDB cannot
+replace a whole document; sending unchanged fields would only cost pyqldb's pure-Python Ion
+encoding and hashing per parameter), DELETE by document id. Every parameter is passed already
+typed (`qldb_dr.ion.typed`): pyqldb converts a plain Python value through an Ion text round
+trip per statement.
 
 Redacted revisions (data replaced by its hash in the source): in `latest` mode they are
 historic and play no part. In `history` mode the version is replayed as an empty document
@@ -115,6 +118,11 @@ def _name(identifier: str) -> str:
     return identifier if _IDENTIFIER.match(identifier) else '"' + identifier.replace('"', '""') + '"'
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Identical Ion values: equal binary encodings (type, annotations and precision included)."""
+    return dump_binary([a]) == dump_binary([b])
+
+
 def _fields(data: Any, document_id: str) -> dict[str, Any]:
     repeated = hasattr(data, "get_all_values") and any(len(data.get_all_values(k)) > 1 for k in data)
     if getattr(data, "ion_annotations", ()) or repeated:
@@ -168,7 +176,8 @@ class Replayer:
             result.clear()
             state = list(
                 txn.execute_statement(
-                    f"SELECT p.s, p.d, p.applied FROM {PARTITION_TABLE} AS p WHERE p.partition = ?", self.partition
+                    f"SELECT p.s, p.d, p.applied FROM {PARTITION_TABLE} AS p WHERE p.partition = ?",
+                    typed(self.partition),
                 )
             )
             done = (int(state[0]["s"]), str(state[0]["d"])) if state else (-1, "")
@@ -183,26 +192,24 @@ class Replayer:
                 txn.execute_statement(
                     f"UPDATE {PARTITION_TABLE} AS p SET p.s = ?, p.d = ?, p.applied = ?, p.restoreId = ? "
                     "WHERE p.partition = ?",
-                    last.sequence_no,
-                    last.document_id,
-                    applied,
-                    self.restore_id,
-                    self.partition,
+                    *typed([last.sequence_no, last.document_id, applied, self.restore_id, self.partition]),
                 )
             else:
                 txn.execute_statement(
                     f"INSERT INTO {PARTITION_TABLE} ?",
-                    {
-                        "partition": self.partition,
-                        "s": last.sequence_no,
-                        "d": last.document_id,
-                        "applied": applied,
-                        "restoreId": self.restore_id,
-                    },
+                    typed(
+                        {
+                            "partition": self.partition,
+                            "s": last.sequence_no,
+                            "d": last.document_id,
+                            "applied": applied,
+                            "restoreId": self.restore_id,
+                        }
+                    ),
                 )
             txn.execute_statement(
                 f"INSERT INTO {BATCH_TABLE} ?",
-                {"partition": self.partition, "restoreId": self.restore_id, "entries": result["entries"]},
+                typed({"partition": self.partition, "restoreId": self.restore_id, "entries": result["entries"]}),
             )
 
         self.driver.execute_lambda(apply)
@@ -238,7 +245,9 @@ class Replayer:
                 counts["redacted"] += 1
             if revision.kind == "deleted":
                 if mapped is not None and not mapped.deleted:
-                    txn.execute_statement(f"DELETE FROM {_name(revision.table)} BY xid WHERE xid = ?", mapped.target_id)
+                    txn.execute_statement(
+                        f"DELETE FROM {_name(revision.table)} BY xid WHERE xid = ?", typed(mapped.target_id)
+                    )
                     counts["deleted"] += 1
                     entries.append({**entry, "t": mapped.target_id, "d": True})
                 continue
@@ -262,19 +271,20 @@ class Replayer:
         previous = self.previous_data.get(source_id)
         if previous is None:
             rows = list(
-                txn.execute_statement(f"SELECT VALUE x FROM {_name(table)} AS x BY xid WHERE xid = ?", target_id)
+                txn.execute_statement(f"SELECT VALUE x FROM {_name(table)} AS x BY xid WHERE xid = ?", typed(target_id))
             )
             previous = rows[0] if rows else {}
-        removed = [k for k in dict(previous.items()) if k not in new]
-        clauses = [f"x.{_name(k)} = ?" for k in new]
-        if not clauses and not removed:
+        before = dict(previous.items())
+        removed = [k for k in before if k not in new]
+        changed = {k: v for k, v in new.items() if k not in before or not _same(before[k], v)}
+        if not changed and not removed:
             return
         statement = f"UPDATE {_name(table)} AS x BY xid"
-        if clauses:
-            statement += " SET " + ", ".join(clauses)
+        if changed:
+            statement += " SET " + ", ".join(f"x.{_name(k)} = ?" for k in changed)
         if removed:
             statement += " " + " ".join(f"REMOVE x.{_name(k)}" for k in removed)
-        txn.execute_statement(statement + " WHERE xid = ?", *(typed(v) for v in new.values()), target_id)
+        txn.execute_statement(statement + " WHERE xid = ?", *typed([*changed.values(), target_id]))
 
     def _redact_placeholders(self, outcome: Outcome) -> None:
         """Redact, on the target, the versions replayed for redacted source revisions."""
