@@ -96,8 +96,15 @@ class MemoryAccess:
             self._indexes[(table_id, field)] = index
         return [self._document(d) for d in index.get(key, [])]
 
-    def history(self, table_id: str, start: datetime | None, end: datetime | None) -> Iterable[Revision]:
-        revisions = [r for d in self._tables[table_id].docs.values() for r in d.revisions]
+    def history(
+        self, table_id: str, start: datetime | None, end: datetime | None, document_ids: Sequence[str] | None = None
+    ) -> Iterable[Revision]:
+        revisions = [
+            r
+            for i, d in self._tables[table_id].docs.items()
+            if document_ids is None or i in document_ids
+            for r in d.revisions
+        ]
         return [r for r in revisions if (start is None or r.tx_time >= start) and (end is None or r.tx_time <= end)]
 
     def utcnow(self) -> datetime:

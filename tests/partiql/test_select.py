@@ -302,6 +302,28 @@ def test_select_history_every_revision_in_range(vehicles: MemoryAccess) -> None:
     assert sorted(bounded) == ["V1", "V2", "V3"]
 
 
+def test_select_history_by_document_id_reads_only_those_documents(
+    vehicles: MemoryAccess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vehicles.commit()
+    wanted = vehicles.run("SELECT VALUE i FROM Vehicle BY i WHERE VIN IN ('V1', 'V3')")
+    asked: list[Any] = []
+    read = vehicles.history
+
+    def spy(table_id: str, start: Any, end: Any, document_ids: Any = None) -> Any:
+        asked.append(None if document_ids is None else sorted(document_ids))
+        return read(table_id, start, end, document_ids)
+
+    monkeypatch.setattr(vehicles, "history", spy)
+    rows = vehicles.run("SELECT VALUE h.data.VIN FROM history(Vehicle) AS h WHERE h.metadata.id IN ?", list(wanted))
+    assert sorted(rows) == ["V1", "V3"]
+    assert asked[-1] == sorted(wanted)
+    assert vehicles.run("SELECT VALUE h.data.VIN FROM history(Vehicle) AS h BY hid WHERE hid = ?", wanted[0]) == ["V1"]
+    assert asked[-1] == [wanted[0]]
+    assert len(vehicles.run("SELECT * FROM history(Vehicle) AS h WHERE h.metadata.version = 0")) == 3
+    assert asked[-1] is None  # no key: every revision is read
+
+
 def test_select_history_of_dropped_table_by_id(vehicles: MemoryAccess) -> None:
     vehicles.commit()
     (table_id,) = vehicles.run("DROP TABLE Vehicle")

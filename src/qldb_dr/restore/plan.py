@@ -154,6 +154,7 @@ class Plan:
             "recoveryPoints": [p.recovery_point_id for p in self.points],
             "cut": self.cut,
             "after": self.after,
+            "partitions": self.request.partitions,
             "schema": self.schema.to_json(),
             "objects": self.objects,
             "revisions": self.revisions,

@@ -80,9 +80,15 @@ def _digest(rows: list[tuple[str, int, bytes | None]]) -> str:
     return h.hexdigest()
 
 
-def _latest_map(driver: QldbDriver) -> dict[str, tuple[str, int, bool]]:
-    """source id -> (target id, source version applied, deleted), from the batch records."""
-    rows = driver.execute_lambda(lambda t: list(t.execute_statement(f"SELECT b.entries FROM {BATCH_TABLE} AS b")))
+def _latest_map(driver: QldbDriver, partitions: int) -> dict[str, tuple[str, int, bool]]:
+    """source id -> (target id, source version applied, deleted), from the batch records, a
+    partition per transaction (indexed; QLDB's 30 s transaction limit)."""
+    statement = f"SELECT b.entries FROM {BATCH_TABLE} AS b WHERE b.partition = ?"
+    rows = [
+        row
+        for p in range(partitions)
+        for row in driver.execute_lambda(lambda t, p=p: list(t.execute_statement(statement, p)))
+    ]
     mapped: dict[str, tuple[str, int, bool]] = {}
     for entry in sorted((e for r in rows for e in r["entries"]), key=lambda e: int(e["v"])):
         mapped[str(entry["s"])] = (str(entry["t"]), int(entry["v"]), bool(entry.get("d")))
@@ -101,8 +107,18 @@ def _read(driver: QldbDriver, table: str, target_ids: list[str]) -> dict[str, An
     return found
 
 
-def _history(driver: QldbDriver, table: str) -> dict[str, list[Version]]:
-    rows = driver.execute_lambda(lambda t: list(t.execute_statement(f'SELECT * FROM history("{table}") AS h')))
+def _history(driver: QldbDriver, table: str, target_ids: list[str]) -> dict[str, list[Version]]:
+    """The documents' revisions, a chunk of ids per transaction (history() filtered by
+    metadata.id, as QLDB's guide advises: a whole table's history in one transaction would
+    outlast QLDB's 30 s limit)."""
+    rows = []
+    for start in range(0, len(target_ids), READ_CHUNK):
+        chunk = target_ids[start : start + READ_CHUNK]
+        rows += driver.execute_lambda(
+            lambda t, c=chunk: list(
+                t.execute_statement(f'SELECT * FROM history("{table}") AS h WHERE h.metadata.id IN ?', c)
+            )
+        )
     chains: dict[str, list[Version]] = defaultdict(list)
     for row in rows:
         metadata = row["metadata"]
@@ -116,12 +132,13 @@ def _history(driver: QldbDriver, table: str) -> dict[str, list[Version]]:
     return chains
 
 
-def verify(driver: QldbDriver, want: Expected, mode: Mode, tables: set[str]) -> list[Check]:
-    """`tables`: the source's active tables at the restored block (dropped tables stay dropped)."""
+def verify(driver: QldbDriver, want: Expected, mode: Mode, tables: set[str], partitions: int) -> list[Check]:
+    """`tables`: the source's active tables at the restored block (dropped tables stay dropped);
+    `partitions`: the target's replay partitions."""
     documents = Check("documents", "per table, the target holds as many documents as the source had")
     content = Check("content", "per table, the target's documents equal the source's, version and data")
     checks = [documents, content]
-    mapped = _latest_map(driver)
+    mapped = _latest_map(driver, partitions)
     by_table: dict[str, list[str]] = defaultdict(list)
     for doc_id, table in want.tables.items():
         if table in tables:
@@ -194,7 +211,8 @@ def _versions(
     check = Check("versions", "each document's version chain on the target equals the source's")
     chains: dict[str, list[Version]] = {}
     for table in target_tables:
-        chains.update(_history(driver, table))
+        ids = sorted({m[0] for s, m in mapped.items() if want.tables.get(s) == table})
+        chains.update(_history(driver, table, ids))
     restored = {d: v for d, v in want.versions.items() if want.tables.get(d) in tables}
     for source_id, versions in sorted(restored.items()):
         target = mapped.get(source_id)

@@ -126,7 +126,7 @@ def plan_restore(event: Any, region: str, vault_bucket: str, vault_prefix: str, 
             int(written["partitions"]),
             int(written["cut"]),
             int(written["after"]),
-            written["startedAt"],
+            written["createdAt"],
             request.max_concurrency,
         )
         replayed = {k.rsplit("/", 1)[-1] for k in vault.store.list(base + "replayed/")}
@@ -174,7 +174,6 @@ def plan_restore(event: Any, region: str, vault_bucket: str, vault_prefix: str, 
         iso(now),
         request.max_concurrency,
     )
-    _put(vault, keys["plan"], {**planned.to_json(), "partitions": partitions, "startedAt": iso(now)})
     return {
         "restore": state.to_json(),
         "objects": keys["objects"],
@@ -236,7 +235,7 @@ def verify_restore(state: RestoreState) -> dict[str, Any]:
     want = expected(vault, state.source, state.cut)
     tables = set(_json(vault, state.base() + "plan.json")["schema"]["tables"])
     with targets.driver(state.target) as driver:
-        checks = verify(driver, want, state.mode, tables)
+        checks = verify(driver, want, state.mode, tables, state.partitions)
     status = max((c.status for c in checks), default=Status.OK)
     return {"status": status.name, "checks": [c.to_json() for c in checks], "documents": len(want.versions)}
 

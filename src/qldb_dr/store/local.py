@@ -77,29 +77,31 @@ class LocalStore:
     def write(self, key: str, data: bytes) -> None:
         path = self._path(key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            Path(tmp).replace(path)
+            _staged(path, data).replace(path)
         except OSError as exc:
             raise StoreAccessError(f"{path}: cannot write ({exc.strerror})") from exc
 
     def create(self, key: str, data: bytes) -> None:
         path = self._path(key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
+            tmp = _staged(path, data)
             try:
                 os.link(tmp, path)  # atomic, and fails if the name exists
             except FileExistsError as exc:
                 raise ObjectExistsError(str(path)) from exc
             finally:
-                Path(tmp).unlink()
+                tmp.unlink()
         except OSError as exc:
             raise StoreAccessError(f"{path}: cannot write ({exc.strerror})") from exc
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+
+def _staged(path: Path, data: bytes) -> Path:
+    """`data` in a temporary file beside `path`, ready to be renamed or linked into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    return Path(tmp)

@@ -44,6 +44,7 @@ TOTAL_TABLES = 40
 INDEXES_PER_TABLE = 5
 STATEMENT_CHARS = 100_000
 COMMIT_WAIT_SECONDS = 10.0  # a commit queued longer than this gets CapacityExceeded
+HISTORY_IDS = 500  # history() narrowed to at most this many document ids per SQL query (SQLite variables)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger (
@@ -249,9 +250,14 @@ class Ledger:
         rows = self.reader().execute("SELECT doc_id FROM index_entries WHERE index_id = ? AND key = ?", (index_id, key))
         return [r[0] for r in rows.fetchall()]
 
-    def committed_history(self, table_id: str, start: datetime | None, end: datetime | None) -> Iterator[Any]:
+    def committed_history(
+        self, table_id: str, start: datetime | None, end: datetime | None, document_ids: Sequence[str] | None = None
+    ) -> Iterator[Any]:
         sql = "SELECT doc_id, version, seq, hash, data, data_hash, tx_ms, tx_id FROM revisions WHERE table_id = ?"
         args: list[Any] = [table_id]
+        if document_ids is not None and len(document_ids) <= HISTORY_IDS:  # found by the (doc_id, version) key
+            sql += f" AND doc_id IN ({', '.join('?' * len(document_ids))})"
+            args += document_ids
         if start is not None:
             sql += " AND tx_ms >= ?"
             args.append(_ms(start))
@@ -697,8 +703,10 @@ class Transaction:
             if mine and _field_key(pending.data, field) == key:
                 yield Document(doc_id, pending.data, None)
 
-    def history(self, table_id: str, start: datetime | None, end: datetime | None) -> Iterable[CommittedRevision]:
-        return self.ledger.committed_history(table_id, start, end)
+    def history(
+        self, table_id: str, start: datetime | None, end: datetime | None, document_ids: Sequence[str] | None = None
+    ) -> Iterable[CommittedRevision]:
+        return self.ledger.committed_history(table_id, start, end, document_ids)
 
     def utcnow(self) -> datetime:
         now: datetime = self._now

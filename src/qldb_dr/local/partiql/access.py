@@ -123,11 +123,17 @@ class TableAccess(Protocol):
         """
         ...
 
-    def history(self, table_id: str, start: datetime | None, end: datetime | None) -> Iterable[Revision]:
+    def history(
+        self, table_id: str, start: datetime | None, end: datetime | None, document_ids: Sequence[str] | None = None
+    ) -> Iterable[Revision]:
         """Every committed revision of the table's documents (including deleted and redacted
         revisions) committed between ``start`` and ``end``, both inclusive, either open when
         None; the evaluator passes them as aware UTC datetimes. Works for INACTIVE tables too.
-        The evaluator keeps the order given (commit order is the natural one)."""
+        The evaluator keeps the order given (commit order is the natural one).
+
+        ``document_ids``, when given, may narrow the revisions to those documents' (WHERE
+        ``h.metadata.id`` = / IN …, the way QLDB's guide says to query history); returning
+        more is allowed, the evaluator applies the full WHERE clause afterwards."""
         ...
 
     def utcnow(self) -> datetime:

@@ -230,10 +230,13 @@ class SelectList(Projection):
     items: tuple[SelectItem, ...]
 
 
+METADATA_ID = "metadata.id"  # KeyCandidate.field of ``alias.metadata.id``: history()'s document id
+
+
 @dataclass(frozen=True, slots=True)
 class KeyCandidate(Node):
     """A WHERE/ON conjunct ``alias.field = value`` or ``alias.field IN (…)`` (``field`` None:
-    the BY variable).
+    the BY variable; METADATA_ID: ``alias.metadata.id``).
 
     ``value`` depends only on parameters, literals and earlier FROM items, so it can be evaluated
     before the item is read and used for an index lookup (or a get by document id).

@@ -456,7 +456,7 @@ class _Evaluator:
                 yield _table_row(table), None, None, MISSING, MISSING
             return
         if isinstance(source, ast.Call) and source.name == "HISTORY":
-            yield from self._history_bindings(source, frame)
+            yield from self._history_bindings(source, item, frame)
             return
         value = self.eval(source, frame)
         origin = self._origin(source, frame)
@@ -513,7 +513,7 @@ class _Evaluator:
         if not committed:
             online = {index.field for index in table.indexes if index.status == ONLINE}
             for key in item.keys:
-                if key.field in online:
+                if key.field in online and key.field != ast.METADATA_ID:
                     documents: dict[str, Document] = {}
                     seen_keys = set()
                     for value in self._key_values(key, frame):
@@ -533,7 +533,7 @@ class _Evaluator:
             return [value]
         return list(value) if kind(value) in SEQUENCES else []
 
-    def _history_bindings(self, call: ast.Call, frame: _Frame) -> Iterator[_Binding]:
+    def _history_bindings(self, call: ast.Call, item: ast.FromItem, frame: _Frame) -> Iterator[_Binding]:
         first = call.args[0]
         if isinstance(first, ast.VarRef) and not first.local:
             table = self._active_table(first.name)
@@ -553,7 +553,12 @@ class _Evaluator:
             bounds.append(_utc(value))
         start = bounds[0] if bounds else None
         end = bounds[1] if len(bounds) > 1 else None
-        for revision in self.access.history(table.table_id, start, end):
+        ids = None
+        for key in item.keys:
+            if key.field in (None, ast.METADATA_ID):  # h.metadata.id or the BY variable = / IN …
+                ids = [text_of(v) for v in self._key_values(key, frame) if kind(v) in TEXTS]
+                break
+        for revision in self.access.history(table.table_id, start, end, ids):
             yield _revision_row(revision), None, None, revision.document_id, MISSING
 
     # -- expressions -------------------------------------------------------------------------

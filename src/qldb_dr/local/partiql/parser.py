@@ -829,7 +829,8 @@ def _plan_keys(items: tuple[ast.FromItem, ...], where: ast.Expr | None, *, impli
 
 
 def _key_side(side: ast.Expr, item: ast.FromItem, names: list[str], *, implicit: bool) -> str | None:
-    """ "" for the item's BY variable, a field name for ``alias.field``, else None."""
+    """ "" for the item's BY variable, a field name for ``alias.field``, ``metadata.id`` for
+    ``alias.metadata.id`` (a document id in history() and committed views), else None."""
     if isinstance(side, ast.VarRef) and not side.local:
         if _matches(side, item.by_alias):
             return ""
@@ -844,6 +845,14 @@ def _key_side(side: ast.Expr, item: ast.FromItem, names: list[str], *, implicit:
         and isinstance(side.steps[0], ast.FieldStep)
     ):
         return side.steps[0].name
+    if (
+        isinstance(side, ast.Path)
+        and isinstance(side.root, ast.VarRef)
+        and _matches(side.root, item.alias)
+        and [getattr(s, "name", None) for s in side.steps] == ["metadata", "id"]
+        and all(isinstance(s, ast.FieldStep) for s in side.steps)
+    ):
+        return ast.METADATA_ID
     return None
 
 
