@@ -7,14 +7,13 @@ of worker threads, so sessions of many clients are served side by side.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from waitress import wasyncore
 from waitress.server import create_server
 
 from qldb_dr.local.server.app import WsgiApp
@@ -45,26 +44,34 @@ class Server:
             self._stopped.set()
 
     def shutdown(self) -> None:
-        """Stop serving: from inside the serving loop, close every connection and take the
-        wake-up pipe out of the loop (the loop ends when nothing is left); then close that
-        pipe's two descriptors once — waitress's own trigger.close() closes one of them
-        twice — and stop the worker threads."""
+        """Stop serving, in an order that never touches a closed descriptor.
+
+        1. From inside the serving loop, close every connection and the listening socket,
+           and take the wake-up pipe out of the loop, which then ends with nothing left.
+           The listening socket is closed as a plain dispatcher: waitress's own close()
+           also closes the wake-up pipe, and the loop may run this thunk before our
+           pull_trigger() has written its byte (a byte a worker wrote earlier wakes it),
+           which made that write hit a closed — or reused — descriptor.
+        2. Stop the worker threads, which pull the trigger when they finish a request.
+        3. Only then close the wake-up pipe, once. If the loop did not end in time the pipe
+           is left open: a leak is harmless, a write into a reused descriptor is not."""
         connections = self._server._map
         trigger = self._server.trigger
+        listener = self._server
 
         def close_all() -> None:
             for channel in list(connections.values()):
-                if channel is not trigger:
+                if channel is listener:
+                    wasyncore.dispatcher.close(channel)
+                elif channel is not trigger:
                     channel.close()
             trigger.del_channel()
 
         trigger.pull_trigger(close_all)
-        if self._stopped.wait(timeout=10):
-            for fd in trigger._fds:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-            trigger._fds = []
+        stopped = self._stopped.wait(timeout=10)
         self._server.task_dispatcher.shutdown()
+        if stopped:
+            trigger.close()
 
 
 def start(app: WsgiApp, port: int = 0) -> Server:
