@@ -293,8 +293,9 @@ def main() -> None:
                     verified = f", verified {result['verified']}" if "verified" in result else ""
                     print(
                         f"(b) restore {mode:<7} {count} worker(s) : {rate:8,.0f} revisions/s  "
-                        f"({rate / baseline:.1f}x baseline; replay {result['replay']:.1f}s of "
-                        f"{result['total']:.1f}s{verified})"
+                        f"({rate / baseline:.1f}x baseline; plan+prepare {result['plan+prepare']:.1f}s, "
+                        f"partition {result['partition']:.1f}s, replay {result['replay']:.1f}s, "
+                        f"total {result['total']:.1f}s{verified})"
                     )
             for count in workers:
                 documents, seconds = floor(count, f"floor-{count}")
