@@ -150,3 +150,67 @@ def test_standby_follows_recovery_points_as_they_arrive(deployed: tuple[Running,
         time.sleep(0.1)
     target = running.driver("orders-standby", region="us-west-2")
     assert _sorted(target, "Vehicle") == _sorted(driver, "Vehicle")
+
+
+def _executions(running: Running, arn: str) -> list[dict[str, Any]]:
+    return running.client("stepfunctions", "us-west-2").list_executions(stateMachineArn=arn)["executions"]
+
+
+def _waited_for_predecessor(running: Running, execution_arn: str) -> bool:
+    events = running.client("stepfunctions", "us-west-2").get_execution_history(executionArn=execution_arn)["events"]
+    return any(
+        (e.get("taskFailedEventDetails") or e.get("lambdaFunctionFailedEventDetails") or {}).get("error")
+        == "PredecessorMissingError"
+        for e in events
+    )
+
+
+def test_standby_recovery_points_arriving_out_of_order_converge(
+    deployed: tuple[Running, QldbDriver, Deployment],
+) -> None:
+    """Replication is held back while three recovery points are recorded, then they reach the
+    DR vault last first: the standby's restore of the third waits for its predecessors, and
+    the standby ends equal to the source, nothing applied twice."""
+    running, driver, deployment = deployed
+    primary, dr = deployment.buckets[deployment.primary_region], deployment.buckets[deployment.dr_region]
+    code, _, err = run("standby", "--ledger", "orders", "--target-ledger", "orders-standby", "--region", "us-west-2")
+    assert code == 0, err
+    source_s3, dr_s3 = running.client("s3", "us-east-1"), running.client("s3", "us-west-2")
+    source_s3.delete_bucket_replication(Bucket=primary)
+    for round_ in range(3):
+        write(driver, 4, start=30_000 + 100 * round_)
+        code, out, err = run("backup", "run", "--ledger", "orders", "--settle-seconds", "0")
+        assert code == 0, out + err
+    keys = [o["Key"] for o in source_s3.list_objects_v2(Bucket=primary)["Contents"]]
+    catalog = sorted(k for k in keys if k.startswith("orders/catalog/"))
+    held = [o["Key"] for o in dr_s3.list_objects_v2(Bucket=dr).get("Contents", [])]
+    assert len(catalog) == 3 and not [k for k in held if k.startswith("orders/")]  # nothing replicated
+
+    def arrive(key: str) -> None:
+        body = source_s3.get_object(Bucket=primary, Key=key)["Body"].read()
+        dr_s3.put_object(Bucket=dr, Key=key, Body=body)
+
+    for key in keys:
+        if key not in catalog:
+            arrive(key)
+    restore_arn = deployment.workflows["qldb-dr-restore us-west-2"]
+    arrive(catalog[2])  # the last recovery point first: its predecessors are not there yet
+    deadline = time.monotonic() + 60
+    while not any(_waited_for_predecessor(running, e["executionArn"]) for e in _executions(running, restore_arn)):
+        assert time.monotonic() < deadline, "the early recovery point's restore never waited for its predecessor"
+        time.sleep(0.1)
+    arrive(catalog[0])
+    arrive(catalog[1])
+    deadline = time.monotonic() + 180
+    while True:
+        executions = _executions(running, restore_arn)
+        if len(executions) >= 3 and all(e["status"] != "RUNNING" for e in executions):
+            break
+        assert time.monotonic() < deadline, executions
+        time.sleep(0.1)
+    sfn = running.client("stepfunctions", "us-west-2")
+    failed = [sfn.describe_execution(executionArn=e["executionArn"]) for e in executions if e["status"] != "SUCCEEDED"]
+    assert not failed, "\n".join(f"{f['status']} {f.get('error')} {f.get('cause')}" for f in failed)
+    target = running.driver("orders-standby", region="us-west-2")
+    for table in ("Vehicle", "Typed"):  # a document applied twice would be there twice
+        assert _sorted(target, table) == _sorted(driver, table)

@@ -98,9 +98,7 @@ def prepare(
     if not exists(target):
         create(target)
     with driver(target) as drv:
-        present = {
-            r["name"]: r for r in _rows(drv, "SELECT * FROM information_schema.user_tables WHERE status = 'ACTIVE'")
-        }
+        present = _tables(drv)
         for table, fields in [
             (RESTORE_TABLE, []),
             (PARTITION_TABLE, ["partition"]),
@@ -108,22 +106,73 @@ def prepare(
             *((t, indexes.get(t, [])) for t in tables),
         ]:
             if table not in present:
-                drv.execute_lambda(lambda t, name=table: t.execute_statement(f'CREATE TABLE "{name}"'))
-            indexed = {i["expr"].strip("[]") for i in (present.get(table) or {}).get("indexes", [])}
+                _ddl(drv, table)
             for field in fields:
-                if field not in indexed:
-                    drv.execute_lambda(lambda t, n=table, f=field: t.execute_statement(f'CREATE INDEX ON "{n}" ({f})'))
-        if current is None:
-            record = {
+                if field not in _indexed(present.get(table)):
+                    _ddl(drv, table, field)
+        record = _claim(
+            drv,
+            {
                 "sourceLedger": source,
                 "mode": mode.value,
                 "partitions": partitions,
                 "watermark": -1,
                 "projectTables": list(PROJECT_TABLES),
-            }
-            drv.execute_lambda(lambda t: t.execute_statement(f"INSERT INTO {RESTORE_TABLE} ?", record))
-            return TargetState(source, mode, partitions, -1)
-    return current
+            },
+        )
+    claimed = TargetState(
+        str(record["sourceLedger"]), Mode(str(record["mode"])), int(record["partitions"]), int(record["watermark"])
+    )
+    if claimed.source_ledger != source or claimed.mode is not mode:
+        raise TargetNotEmptyError(
+            f"target ledger {target.ledger} became a {claimed.mode.value} restore of {claimed.source_ledger} while "
+            f"this {mode.value} restore of {source} prepared it; nothing was written",
+            hint="restore into a new ledger name",
+        )
+    if claimed.partitions != partitions:
+        raise TargetNotEmptyError(
+            f"target ledger {target.ledger} was prepared by another restore of {source} with {claimed.partitions} "
+            f"partitions while this one planned {partitions}; nothing was written",
+            hint="start this restore again: it will plan with the target's partitions",
+        )
+    return claimed
+
+
+def _tables(drv: QldbDriver) -> dict[str, Any]:
+    """The target's active tables by name, each with its indexes."""
+    return {r["name"]: r for r in _rows(drv, "SELECT * FROM information_schema.user_tables WHERE status = 'ACTIVE'")}
+
+
+def _indexed(table: Any) -> set[str]:
+    return {i["expr"].strip("[]") for i in (table or {}).get("indexes", [])}
+
+
+def _ddl(drv: QldbDriver, table: str, field: str | None = None) -> None:
+    """Create `table`, or the index on `table` (`field`). Two restores preparing one target at
+    once (a warm standby's recovery points arriving together) race to create the same table
+    or index: the loser's statement is refused, and what it wanted is there all the same."""
+    statement = f'CREATE TABLE "{table}"' if field is None else f'CREATE INDEX ON "{table}" ({field})'
+    try:
+        drv.execute_lambda(lambda t: t.execute_statement(statement))
+    except ClientError as exc:
+        now = _tables(drv).get(table)
+        if now is None or (field is not None and field not in _indexed(now)):
+            raise ServiceError(f"{statement}: {exc}") from exc
+
+
+def _claim(drv: QldbDriver, record: dict[str, Any]) -> Any:
+    """The target's restore record: the one already there, or `record` inserted — in one
+    transaction, so of two restores preparing a new target at once exactly one inserts (the
+    other's read of the empty table conflicts, and its retry reads the winner's record)."""
+
+    def claim(t: Any) -> Any:
+        existing = list(t.execute_statement(f"SELECT * FROM {RESTORE_TABLE}"))
+        if existing:
+            return existing[0]
+        t.execute_statement(f"INSERT INTO {RESTORE_TABLE} ?", record)
+        return record
+
+    return drv.execute_lambda(claim)
 
 
 def advance(target: Target, watermark: int, restore_id: str) -> None:
