@@ -131,6 +131,11 @@ class TargetNotEmptyError(QldbDrError):
     Not retryable: choose another target."""
 
 
+class ReplayStateError(QldbDrError):
+    """The target's bookkeeping for a partition contradicts itself (a watermark that neither
+    matches what was read nor has moved). Not retryable: a defect to report, with the target."""
+
+
 class UnreplayableDocumentError(QldbDrError):
     """A document cannot be written back through PartiQL as it was (a top-level annotation or
     repeated top-level field names). Not retryable; reported by document id."""

@@ -4,6 +4,9 @@ idempotent replays, and every refusal."""
 from __future__ import annotations
 
 import json
+import threading
+import time
+from typing import Any
 
 import pytest
 from amazon.ion.equivalence import ion_equals
@@ -14,6 +17,8 @@ from qldb_dr.errors import NoRecoveryPointsError, OutOfRangeError, TargetNotEmpt
 from qldb_dr.ion import dump_binary
 from qldb_dr.restore import workflow
 from qldb_dr.restore.model import Target
+from qldb_dr.restore.partition import partition_prefix
+from qldb_dr.restore.replay import Replayer, batches, read_partition, work
 from tests.backup.conftest import write
 from tests.local.conftest import Running
 from tests.restore.conftest import backup, restore, rows
@@ -163,3 +168,104 @@ def test_values_equal_in_ion_not_just_bytes(source: tuple[Running, QldbDriver, S
     (original,) = rows(driver, "SELECT VALUE t FROM Typed AS t WHERE t.name = 'every type'")
     (copy,) = rows(_target(running, "typed"), "SELECT VALUE t FROM Typed AS t WHERE t.name = 'every type'")
     assert ion_equals(original, copy)
+
+
+def test_two_workers_racing_on_every_partition_apply_each_revision_once(
+    source: tuple[Running, QldbDriver, Settings],
+) -> None:
+    """A retried Lambda can overlap the attempt it retries: both replay the same partition at
+    once. OCC and the watermark let exactly one of them apply each revision, and a worker
+    that finds revisions applied by the other maps their documents before it goes on."""
+    running, driver, settings = source
+    write(driver, 240, start=5000)  # many transactions per partition, every document in several
+    backup(running, settings)
+    request = {
+        "sourceLedger": "orders",
+        "targetLedger": "orders-race",
+        "targetRegion": "us-west-2",
+        "mode": "history",
+        "partitions": 1,
+    }
+    planned = workflow.plan_restore(request, "us-east-1", "vault-primary", "", "race")
+    state = workflow.RestoreState.from_json(planned["restore"])
+    workflow.prepare_target(state, planned["schema"])
+    vault = state.vault()
+    for item in json.loads(vault.store.read(planned["objects"])):
+        workflow.partition_item(state, item)
+    outcomes: list[dict[str, Any]] = []
+    racers = [
+        threading.Thread(target=lambda p=p: outcomes.append(workflow.replay_item(state, p)))
+        for p in range(state.partitions)
+        for _ in range(3)
+    ]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join()
+    assert len(outcomes) == len(racers)
+    target = _target(running, "orders-race")
+    batches = rows(target, "SELECT b.entries FROM qldbdr_batch AS b")
+    applied = [(str(e["s"]), int(e["v"])) for r in batches for e in r["entries"]]
+    assert len(applied) == len(set(applied)) > 0, "a revision was applied twice"
+    assert sum(o["applied"] for o in outcomes) == len(applied)
+    verification = workflow.verify_restore(state)
+    assert verification["status"] == "OK", verification
+    for table in ("Vehicle", "Typed"):
+        assert _state(target, table) == _state(driver, table)
+
+
+class _Gated:
+    """A driver whose second transaction waits for `open`: the worker has loaded its id map,
+    then another worker applies something before this one goes on."""
+
+    def __init__(self, driver: QldbDriver, gate: threading.Event) -> None:
+        self.driver, self.gate, self.calls = driver, gate, 0
+
+    def execute_lambda(self, query: Any) -> Any:
+        self.calls += 1
+        if self.calls == 2:
+            assert self.gate.wait(timeout=60)
+        return self.driver.execute_lambda(query)
+
+
+def test_worker_overtaken_after_loading_its_map_maps_the_other_workers_documents(
+    source: tuple[Running, QldbDriver, Settings],
+) -> None:
+    """Worker B loads the partition's id map; worker A then applies the first batch (inserting
+    its documents); B finds that batch done and goes on with the next — whose updates are to
+    documents A inserted. B must update those, not insert them again."""
+    running, driver, settings = source
+    write(driver, 120, start=5000)
+    backup(running, settings)
+    for mode in ("latest", "history"):
+        request = {
+            "sourceLedger": "orders",
+            "targetLedger": f"orders-overtaken-{mode}",
+            "targetRegion": "us-west-2",
+            "partitions": 1,
+            "mode": mode,
+        }
+        planned = workflow.plan_restore(request, "us-east-1", "vault-primary", "", f"overtaken-{mode}")
+        state = workflow.RestoreState.from_json(planned["restore"])
+        workflow.prepare_target(state, planned["schema"])
+        vault = state.vault()
+        for item in json.loads(vault.store.read(planned["objects"])):
+            workflow.partition_item(state, item)
+        tables = set(planned["schema"]["tables"])
+        revisions = read_partition(vault.store, partition_prefix(vault, "orders", state.restore_id, 0))
+        first = next(batches(work(revisions, state.mode, tables)))
+        gate = threading.Event()
+        gated = _Gated(_target(running, state.target.ledger), gate)
+        b = Replayer(gated, 0, state.mode, state.restore_id)  # type: ignore[arg-type]
+        overtaken = threading.Thread(target=b.replay, args=(revisions, tables))
+        overtaken.start()
+        while gated.calls < 2:  # B has loaded its map and waits to start its first transaction
+            time.sleep(0.01)
+        a = Replayer(_target(running, state.target.ledger), 0, state.mode, state.restore_id)
+        a.replay(first, tables)
+        gate.set()
+        overtaken.join(timeout=120)
+        verification = workflow.verify_restore(state)
+        assert verification["status"] == "OK", verification
+        for table in ("Vehicle", "Typed"):
+            assert _state(_target(running, state.target.ledger), table) == _state(driver, table)

@@ -2,11 +2,16 @@
 
 A partition's revisions are applied in source order (block, then document id) in
 transactions of at most 38 user documents plus two bookkeeping documents (QLDB's 40): the
-partition's watermark and a batch record mapping source ids to target ids. Each transaction
-first reads the watermark and applies only what lies beyond it, so a batch run twice, a
-Lambda retried, or two workers racing on one partition (OCC: the loser retries, then skips)
-never apply a revision twice. In `history` mode a document appears at most once per
-transaction, so every source version becomes one target version, in order.
+partition's watermark and a batch record mapping source ids to target ids. A worker loads
+the watermark and the id map together, in one transaction; each of its transactions then
+applies only what lies beyond the watermark and moves it with a conditional UPDATE (`WHERE`
+the watermark is still the one the worker knows). If another worker moved it first — a
+Lambda retried while the attempt it retries still runs — the update matches nothing, the
+transaction is abandoned, and the worker loads the watermark and the map again before it
+goes on: so a batch run twice or two workers racing on one partition never apply a
+revision twice, and never insert again a document the other one inserted. In `history`
+mode a document appears at most once per transaction, so every source version becomes one
+target version, in order.
 
 Writes are PartiQL through pyqldb: INSERT of the new documents (one statement per table),
 UPDATE … SET the fields whose value changed … REMOVE fields that went away (QLDB cannot
@@ -30,7 +35,7 @@ from typing import Any
 
 from pyqldb.driver.qldb_driver import QldbDriver
 
-from qldb_dr.errors import PredecessorMissingError, UnreplayableDocumentError
+from qldb_dr.errors import PredecessorMissingError, ReplayStateError, UnreplayableDocumentError
 from qldb_dr.ion import dump_binary, iter_binary
 from qldb_dr.ion.typed import typed
 from qldb_dr.restore.model import (
@@ -132,6 +137,24 @@ def _fields(data: Any, document_id: str) -> dict[str, Any]:
     return dict(data.items())
 
 
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A partition's watermark: the last source revision applied (block, document id), and
+    how many revisions have been applied to it."""
+
+    sequence_no: int
+    document_id: str
+    applied: int
+
+    @property
+    def order(self) -> tuple[int, str]:
+        return (self.sequence_no, self.document_id)
+
+
+class _Overtaken(Exception):
+    """Another worker moved the partition's watermark; this transaction is abandoned."""
+
+
 class Replayer:
     """Applies one partition to the target through pyqldb."""
 
@@ -141,28 +164,55 @@ class Replayer:
         self.mode = mode
         self.restore_id = restore_id
         self.mapped: dict[str, Mapped] = {}
+        self.mark: Mark | None = None  # None: the partition has no watermark yet
         self.previous_data: dict[str, Any] = {}
 
     def load(self) -> None:
-        """The source -> target map of this partition, from its batch records."""
-        rows = self.driver.execute_lambda(
-            lambda t: list(
+        """The partition's watermark and its source -> target map, read in one transaction so
+        the one describes the other."""
+
+        def read(t: Any) -> tuple[list[Any], list[Any]]:
+            marks = list(
+                t.execute_statement(
+                    f"SELECT p.s, p.d, p.applied FROM {PARTITION_TABLE} AS p WHERE p.partition = ?",
+                    typed(self.partition),
+                )
+            )
+            batches = list(
                 t.execute_statement(f"SELECT b.entries FROM {BATCH_TABLE} AS b WHERE b.partition = ?", self.partition)
             )
-        )
+            return marks, batches
+
+        marks, rows = self.driver.execute_lambda(read)
+        self.mark = Mark(int(marks[0]["s"]), str(marks[0]["d"]), int(marks[0]["applied"])) if marks else None
+        self.mapped = {}
         entries = sorted((e for r in rows for e in r["entries"]), key=lambda e: int(e["v"]))
         for entry in entries:
-            mapped = self.mapped.setdefault(str(entry["s"]), Mapped(str(entry["t"]), -1))
-            mapped.target_id, mapped.version, mapped.deleted = str(entry["t"]), int(entry["v"]), bool(entry.get("d"))
-            if entry.get("r"):
-                mapped.redacted.append(int(entry["v"]))
+            self._map(entry)
+
+    def _map(self, entry: Any) -> None:
+        mapped = self.mapped.setdefault(str(entry["s"]), Mapped(str(entry["t"]), -1))
+        mapped.target_id, mapped.version, mapped.deleted = str(entry["t"]), int(entry["v"]), bool(entry.get("d"))
+        if entry.get("r"):
+            mapped.redacted.append(int(entry["v"]))
 
     def replay(self, revisions: list[SourceRevision], tables: set[str]) -> Outcome:
         outcome = Outcome(self.partition, revisions=len(revisions))
         outcome.dropped_tables = sum(1 for r in revisions if r.table not in tables)
         self.load()
         for batch in batches(work(revisions, self.mode, tables)):
-            self._transaction(batch, outcome)
+            while True:
+                try:
+                    self._transaction(batch, outcome)
+                    break
+                except _Overtaken:
+                    seen = self.mark
+                    self.load()
+                    if self.mark == seen:
+                        raise ReplayStateError(
+                            f"partition {self.partition}: its watermark {seen} did not match on the target, yet no "
+                            "one had moved it"
+                        ) from None
         if self.mode is Mode.HISTORY:
             self._redact_placeholders(outcome)
         return outcome
@@ -170,31 +220,25 @@ class Replayer:
     # -- one transaction ---------------------------------------------------------------------------
 
     def _transaction(self, batch: list[SourceRevision], outcome: Outcome) -> None:
+        mark = self.mark
+        todo = [r for r in batch if mark is None or r.order > mark.order]
+        if not todo:  # applied already, by this worker or (its map reloaded since) by another
+            outcome.skipped += len(batch)
+            self._remember(batch)
+            return
         result: dict[str, Any] = {}
 
         def apply(txn: Any) -> None:
             result.clear()
-            state = list(
-                txn.execute_statement(
-                    f"SELECT p.s, p.d, p.applied FROM {PARTITION_TABLE} AS p WHERE p.partition = ?",
-                    typed(self.partition),
-                )
-            )
-            done = (int(state[0]["s"]), str(state[0]["d"])) if state else (-1, "")
-            todo = [r for r in batch if r.order > done]
-            result["skipped"] = len(batch) - len(todo)
-            if not todo:
-                return
+            # The first watermark is looked for in this transaction, so that of two workers creating
+            # it one conflicts (OCC) and, retried, finds the other's.
+            first = f"SELECT p.s FROM {PARTITION_TABLE} AS p WHERE p.partition = ?"
+            if mark is None and list(txn.execute_statement(first, typed(self.partition))):
+                raise _Overtaken
             result["entries"], result["counts"] = self._write(txn, todo)
             last = todo[-1]
-            applied = (int(state[0]["applied"]) if state else 0) + len(todo)
-            if state:
-                txn.execute_statement(
-                    f"UPDATE {PARTITION_TABLE} AS p SET p.s = ?, p.d = ?, p.applied = ?, p.restoreId = ? "
-                    "WHERE p.partition = ?",
-                    *typed([last.sequence_no, last.document_id, applied, self.restore_id, self.partition]),
-                )
-            else:
+            applied = (mark.applied if mark else 0) + len(todo)
+            if mark is None:
                 txn.execute_statement(
                     f"INSERT INTO {PARTITION_TABLE} ?",
                     typed(
@@ -207,23 +251,46 @@ class Replayer:
                         }
                     ),
                 )
+            else:
+                moved = list(
+                    txn.execute_statement(
+                        f"UPDATE {PARTITION_TABLE} AS p SET p.s = ?, p.d = ?, p.applied = ?, p.restoreId = ? "
+                        "WHERE p.partition = ? AND p.s = ? AND p.d = ?",
+                        *typed(
+                            [
+                                last.sequence_no,
+                                last.document_id,
+                                applied,
+                                self.restore_id,
+                                self.partition,
+                                mark.sequence_no,
+                                mark.document_id,
+                            ]
+                        ),
+                    )
+                )
+                if not moved:
+                    raise _Overtaken
             txn.execute_statement(
                 f"INSERT INTO {BATCH_TABLE} ?",
                 typed({"partition": self.partition, "restoreId": self.restore_id, "entries": result["entries"]}),
             )
+            result["mark"] = Mark(last.sequence_no, last.document_id, applied)
 
         self.driver.execute_lambda(apply)
+        self.mark = result["mark"]
         outcome.transactions += 1
-        outcome.skipped += result.get("skipped", 0)
-        for entry in result.get("entries", []):
-            mapped = self.mapped.setdefault(entry["s"], Mapped(entry["t"], -1))
-            mapped.target_id, mapped.version, mapped.deleted = entry["t"], entry["v"], bool(entry.get("d"))
-            if entry.get("r"):
-                mapped.redacted.append(entry["v"])
-        for name, count in result.get("counts", {}).items():
+        outcome.skipped += len(batch) - len(todo)
+        for entry in result["entries"]:
+            self._map(entry)
+        for name, count in result["counts"].items():
             setattr(outcome, name, getattr(outcome, name) + count)
             if name != "redacted":
                 outcome.applied += count
+        self._remember(batch)
+
+    def _remember(self, batch: list[SourceRevision]) -> None:
+        """Each document's data as of the watermark: what an update of it is compared with."""
         for revision in batch:
             self.previous_data[revision.document_id] = revision.data
 
