@@ -269,3 +269,51 @@ def test_worker_overtaken_after_loading_its_map_maps_the_other_workers_documents
         assert verification["status"] == "OK", verification
         for table in ("Vehicle", "Typed"):
             assert _state(_target(running, state.target.ledger), table) == _state(driver, table)
+
+
+def test_target_another_restore_is_preparing_is_joined_not_refused(
+    source: tuple[Running, QldbDriver, Settings],
+) -> None:
+    """Two restores prepare one new target at once (a standby's recovery points arriving
+    together): one finds qldb-dr's tables there but the restore record not written yet."""
+    running, driver, settings = source
+    backup(running, settings)
+    running.create_ledger("orders-joined", region="us-west-2")
+    _target(running, "orders-joined").execute_lambda(lambda t: t.execute_statement("CREATE TABLE qldbdr_restore"))
+    result = restore(
+        running, {"sourceLedger": "orders", "targetLedger": "orders-joined", "targetRegion": "us-west-2"}, "joined"
+    )
+    assert result["verification"]["status"] == "OK", result["verification"]
+    assert _state(_target(running, "orders-joined"), "Vehicle") == _state(driver, "Vehicle")
+
+
+def test_restore_overtaken_by_a_later_restore_before_verifying_is_superseded_not_failed(
+    source: tuple[Running, QldbDriver, Settings],
+) -> None:
+    """A warm standby's restore of one recovery point replays, then the restore of the next
+    one replays past it before the first compares: the first reports SUPERSEDED, the second
+    verifies OK, and the watermark ends at the second's block."""
+    running, driver, settings = source
+    backup(running, settings)
+    write(driver, 12, start=7000)
+    second = backup(running, settings)
+    target = {"targetLedger": "orders-superseded", "targetRegion": "us-west-2"}
+    assert second.first_block is not None and second.last_block is not None
+    first_request = {"sourceLedger": "orders", **target, "block": second.first_block.sequence_no - 1}
+    planned = workflow.plan_restore(first_request, "us-east-1", "vault-primary", "", "first")
+    first = workflow.RestoreState.from_json(planned["restore"])
+    workflow.prepare_target(first, planned["schema"])
+    vault = first.vault()
+    for item in json.loads(vault.store.read(planned["objects"])):
+        workflow.partition_item(first, item)
+    for item in json.loads(vault.store.read(planned["partitions"])):
+        workflow.replay_item(first, item["partition"])
+    later = restore(running, {"sourceLedger": "orders", **target}, "later")
+    assert later["verification"]["status"] == "OK" and later["summary"]["status"] == "OK"
+    verification = workflow.verify_restore(first)
+    assert verification["status"] == "SUPERSEDED"
+    assert verification["supersededAtBlock"] == second.last_block.sequence_no
+    assert workflow.write_report(first, verification)["status"] == "SUPERSEDED"
+    record = rows(_target(running, "orders-superseded"), "SELECT r.watermark FROM qldbdr_restore AS r")
+    assert record[0]["watermark"] == second.last_block.sequence_no
+    assert _state(_target(running, "orders-superseded"), "Vehicle") == _state(driver, "Vehicle")

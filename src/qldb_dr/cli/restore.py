@@ -14,6 +14,7 @@ from qldb_dr.cli.main import Environment, ExitStatus
 from qldb_dr.errors import ObjectNotFoundError, QldbDrError
 from qldb_dr.restore.model import RestoreRequest
 from qldb_dr.restore.plan import select
+from qldb_dr.restore.workflow import SUPERSEDED
 from qldb_dr.store.s3 import S3Store
 from qldb_dr.workflows.deployment import RESTORE, workflow
 from qldb_dr.workflows.watch import Watcher, describe
@@ -29,7 +30,8 @@ def register(commands: Any) -> None:
         "start",
         help="start a restore and follow it to the end",
         description="Restore a ledger's data from the vault of REGION (the DR region) into a target ledger there. "
-        "Exit status: 0 when the target was verified equal to the journal, 1 otherwise.",
+        "Exit status: 0 when the target was verified equal to the journal (or, SUPERSEDED, a later restore of the "
+        "same target wrote past this one's block before it compared: that one verifies), 1 otherwise.",
     )
     start.add_argument("--source-ledger", required=True)
     point = start.add_mutually_exclusive_group()
@@ -193,7 +195,13 @@ def _summary(report: dict[str, Any]) -> str:
         f"{replay.get('skipped', 0):,} already applied",
         f"  duration (RTO): {report['durationSeconds']:.1f} s",
     ]
-    for check in report.get("verification", {}).get("checks", []):
+    verification = report.get("verification", {})
+    if report["status"] == SUPERSEDED:
+        lines.append(
+            f"  superseded: a later restore had applied up to block {verification.get('supersededAtBlock')} when this "
+            "one compared; that restore verifies the target"
+        )
+    for check in verification.get("checks", []):
         lines.append(f"  {check['name']:<10} {check['status']:<8} {check['summary']}")
         lines += [
             f"      {f['message']} (expected {f['expected']}, found {f['found']})" for f in check["findings"][:10]
@@ -254,4 +262,4 @@ def run_report(args: argparse.Namespace, env: Environment) -> int:
     if report is None:
         raise QldbDrError(f"restore {args.restore_id} has no report yet (state {description['status']})")
     env.stdout.write((json.dumps(report, indent=2) if args.json else _summary(report)) + "\n")
-    return ExitStatus.OK if report["status"] == "OK" else ExitStatus.FAILED
+    return ExitStatus.OK if report["status"] in ("OK", SUPERSEDED) else ExitStatus.FAILED

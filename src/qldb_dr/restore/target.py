@@ -46,7 +46,8 @@ def exists(target: Target) -> bool:
 
 
 def state(target: Target) -> TargetState | None:
-    """The target's restore record, or None when the ledger does not exist or is empty."""
+    """The target's restore record, or None when the ledger does not exist, is empty, or is
+    being prepared (qldb-dr's tables are there, the record not yet)."""
     if not exists(target):
         return None
     with driver(target) as drv:
@@ -61,7 +62,10 @@ def state(target: Target) -> TargetState | None:
                     hint="restore into a new ledger name",
                 )
             return None
-        (record,) = _rows(drv, f"SELECT * FROM {RESTORE_TABLE}")
+        records = _rows(drv, f"SELECT * FROM {RESTORE_TABLE}")
+        if not records:  # another restore is preparing it (or stopped doing so): prepare() claims it
+            return None
+        (record,) = records
         return TargetState(
             str(record["sourceLedger"]), Mode(str(record["mode"])), int(record["partitions"]), int(record["watermark"])
         )
@@ -173,6 +177,14 @@ def _claim(drv: QldbDriver, record: dict[str, Any]) -> Any:
         return record
 
     return drv.execute_lambda(claim)
+
+
+def applied_beyond(target: Target, block: int) -> int | None:
+    """The furthest source block any partition of the target has applied, when it lies beyond
+    `block`: a later restore is writing, or has written, this target."""
+    with driver(target) as drv:
+        top = max((int(r["s"]) for r in _rows(drv, f"SELECT p.s FROM {PARTITION_TABLE} AS p")), default=-1)
+    return top if top > block else None
 
 
 def advance(target: Target, watermark: int, restore_id: str) -> None:

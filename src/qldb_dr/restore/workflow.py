@@ -229,6 +229,11 @@ def replay_item(state: RestoreState, partition: int) -> dict[str, Any]:
 
 # -- Verify Restore, Write Report ------------------------------------------------------------------
 
+# The verification and report status of a restore whose target a later restore moved past
+# its block before it could compare: every revision up to its block is applied (a later
+# restore verifies the target at its own block), but this one could not prove equality.
+SUPERSEDED = "SUPERSEDED"
+
 
 def verify_restore(state: RestoreState) -> dict[str, Any]:
     vault = state.vault()
@@ -237,7 +242,19 @@ def verify_restore(state: RestoreState) -> dict[str, Any]:
     with targets.driver(state.target) as driver:
         checks = verify(driver, want, state.mode, tables, state.partitions)
     status = max((c.status for c in checks), default=Status.OK)
-    return {"status": status.name, "checks": [c.to_json() for c in checks], "documents": len(want.versions)}
+    verification: dict[str, Any] = {
+        "status": status.name,
+        "checks": [c.to_json() for c in checks],
+        "documents": len(want.versions),
+    }
+    # A later restore of the same target (a warm standby's next recovery point) may have
+    # written past this one's block while it verified: the target then differs from the
+    # journal at this block because it is ahead of it. Watermarks only move forward, so
+    # reading them after the comparison tells whether any write beyond this block happened.
+    beyond = targets.applied_beyond(state.target, state.cut) if status is Status.FAILURE else None
+    if beyond is not None:
+        verification.update(status=SUPERSEDED, supersededAtBlock=beyond)
+    return verification
 
 
 def write_report(state: RestoreState, verification: dict[str, Any], failed_partitions: int = 0) -> dict[str, Any]:
@@ -251,6 +268,7 @@ def write_report(state: RestoreState, verification: dict[str, Any], failed_parti
                 totals[name] = totals.get(name, 0) + int(value)
     finished = datetime.now(UTC)
     ok = verification.get("status") != "FAILURE" and failed_partitions == 0
+    superseded = verification.get("status") == SUPERSEDED
     report = {
         "formatVersion": 1,
         "restoreId": state.restore_id,
@@ -272,7 +290,7 @@ def write_report(state: RestoreState, verification: dict[str, Any], failed_parti
         "finishedAt": iso(finished),
         "durationSeconds": round((finished - parse_time(state.started)).total_seconds(), 3),
         "verification": verification,
-        "status": "OK" if ok else "FAILURE",
+        "status": (SUPERSEDED if superseded else "OK") if ok else "FAILURE",
         "schemaNotes": plan["schema"]["notes"],
     }
     _put(vault, state.base() + "report.json", report)
