@@ -24,7 +24,7 @@ from typing import Any
 from qldb_dr.aws import client as aws_client
 from qldb_dr.aws.qldb import Qldb
 from qldb_dr.catalog import Catalog, RecoveryPoint, TableCounts, Vault
-from qldb_dr.checks import Status
+from qldb_dr.checks import Check, Status
 from qldb_dr.errors import BackupInProgressError, ContinuityError, ExportVerificationError, InvalidInputError
 from qldb_dr.journal.export import Proof
 from qldb_dr.journal.hashing import fold
@@ -325,7 +325,7 @@ def verify_export(backup: Backup, qldb: Qldb, plan: Plan, export_id: str) -> Ver
     store = backup.vault.store.scoped(head)
     first_pass = _verify(store, head)
     summary = first_pass.exports[0]
-    _check_continuity(head, plan, summary)
+    continuity = _check_continuity(head, plan, summary)
     if summary.last is not None:
         proof = anchor(backup, qldb, head, summary.last, summary.last_hash)
     else:
@@ -333,6 +333,9 @@ def verify_export(backup: Backup, qldb: Qldb, plan: Plan, export_id: str) -> Ver
         if proof is not None and proof.digest_tip.sequence_no < proof.block_address.sequence_no:
             raise ContinuityError(f"{head}: the ledger's tip is before the last block already backed up")
     report = _verify(store, head) if proof is not None and summary.last is not None else first_pass
+    # Verified alone, an export after the first cannot see the blocks before it (its continuity
+    # check warns of that); what a recovery point records is its join to the previous one.
+    report.checks = [continuity if c.name == continuity.name else c for c in report.checks]
     return Verification.of(export_id, report, proof)
 
 
@@ -349,9 +352,13 @@ def _verify(store: Store, head: str) -> Report:
     return report
 
 
-def _check_continuity(head: str, plan: Plan, summary: ExportSummary) -> None:
+def _check_continuity(head: str, plan: Plan, summary: ExportSummary) -> Check:
+    """The export continues the previous recovery point (or starts the journal): block
+    numbers and hash. A gap or an overlap raises, and nothing is recorded."""
+    check = Check("continuity", "the export's first block follows the previous recovery point's last, by hash")
     if summary.first is None:
-        return
+        check.summary = "no blocks in this window (nothing to join)"
+        return check
     expected = 0 if plan.after is None else plan.after.sequence_no + 1
     if summary.first.sequence_no != expected:
         what = "gap" if summary.first.sequence_no > expected else "overlap"
@@ -364,6 +371,13 @@ def _check_continuity(head: str, plan: Plan, summary: ExportSummary) -> None:
             f"{head}: block {expected} does not chain to block {expected - 1} of recovery point {plan.previous} "
             f"(previousBlockHash {b64(summary.first_previous_hash or b'')}, expected {b64(plan.after_hash)})"
         )
+    check.passed()
+    check.summary = (
+        "starts at block 0, the journal's first"
+        if plan.after is None
+        else f"block {expected} follows block {expected - 1} of recovery point {plan.previous}, chained by hash"
+    )
+    return check
 
 
 def record(

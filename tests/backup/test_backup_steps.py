@@ -72,6 +72,10 @@ def test_three_incremental_backups_chain(busy: tuple[Running, QldbDriver], setti
         assert after.window_start == before.window_end and after.previous == before.recovery_point_id
         assert after.first_block.sequence_no == before.last_block.sequence_no + 1  # type: ignore[union-attr]
         assert after.first_previous_hash == before.last_block_hash
+        # what the recovery point records is its join to the previous one, not a lone export's warning
+        continuity = next(c for c in after.verification["checks"] if c["name"] == "continuity")
+        assert after.verification["status"] == "OK" and continuity["status"] == "OK"
+        assert f"of recovery point {before.recovery_point_id}, chained by hash" in continuity["summary"]
     report = verify_source(S3Store("vault-primary", "orders/journal/", running.client("s3")))
     assert report.status is Status.OK and report.check("continuity").checked == 2
 
