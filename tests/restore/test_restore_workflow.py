@@ -214,3 +214,16 @@ def test_standby_recovery_points_arriving_out_of_order_converge(
     target = running.driver("orders-standby", region="us-west-2")
     for table in ("Vehicle", "Typed"):  # a document applied twice would be there twice
         assert _sorted(target, table) == _sorted(driver, table)
+
+
+def test_restore_of_unknown_ledger_says_why_in_one_line_without_a_trace(
+    deployed: tuple[Running, QldbDriver, Deployment],
+) -> None:
+    code, out, _ = run("restore", "start", "--source-ledger", "nope", "--target-ledger", "x", "--region", "us-west-2")
+    assert code == 1
+    assert (
+        out.rstrip()
+        .splitlines()[-1]
+        .endswith("FAILED — NoRecoveryPointsError: ledger nope has no recovery points in this vault")
+    ), out
+    assert "stackTrace" not in out and "File " not in out

@@ -3,6 +3,7 @@ counts, and how it ends — with plain `stepfunctions` calls, so it works on AWS
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,7 +30,15 @@ class Step:
 
 
 def _failure(details: dict[str, Any]) -> str:
+    """`error: message`. A Lambda task's cause is its error payload (JSON with errorMessage
+    and a stackTrace): the operator gets the message; the trace stays in the history."""
     error, cause = details.get("error", ""), details.get("cause", "")
+    try:
+        payload = json.loads(cause)
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict) and isinstance(payload.get("errorMessage"), str):
+        cause = payload["errorMessage"]
     return f"{error}: {cause}".strip(": ")
 
 
