@@ -72,16 +72,22 @@ def backup(running: Running, settings: Settings) -> RecoveryPoint:
     return _backup(running, settings)
 
 
-def restore(running: Running, request: dict[str, Any], restore_id: str) -> dict[str, Any]:
-    """The Restore workflow's steps in order, as the state machine runs them."""
+def partitioned(request: dict[str, Any], restore_id: str) -> tuple[dict[str, Any], workflow.RestoreState]:
+    """The Restore workflow's steps up to replay: Plan Restore, Prepare Target, Partition."""
     planned = workflow.plan_restore(request, "us-east-1", "vault-primary", "", restore_id)
     state = workflow.RestoreState.from_json(planned["restore"])
     if not planned["resumed"]:
         prepared = workflow.prepare_target(state, planned["schema"])
         assert prepared["partitions"] == state.partitions
-    vault = state.vault()
-    for item in json.loads(vault.store.read(planned["objects"])):
+    for item in json.loads(state.vault().store.read(planned["objects"])):
         workflow.partition_item(state, item)
+    return planned, state
+
+
+def restore(running: Running, request: dict[str, Any], restore_id: str) -> dict[str, Any]:
+    """The Restore workflow's steps in order, as the state machine runs them."""
+    planned, state = partitioned(request, restore_id)
+    vault = state.vault()
     for item in json.loads(vault.store.read(planned["partitions"])):
         workflow.replay_item(state, item["partition"])
     verification = workflow.verify_restore(state)
@@ -97,4 +103,4 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-__all__ = ["Mode", "backup", "populate", "restore", "rows"]
+__all__ = ["Mode", "backup", "partitioned", "populate", "restore", "rows"]

@@ -21,7 +21,7 @@ from qldb_dr.restore.partition import partition_prefix
 from qldb_dr.restore.replay import Replayer, batches, read_partition, work
 from tests.backup.conftest import write
 from tests.local.conftest import Running
-from tests.restore.conftest import backup, restore, rows
+from tests.restore.conftest import backup, partitioned, restore, rows
 
 
 def _target(running: Running, name: str) -> QldbDriver:
@@ -186,12 +186,7 @@ def test_two_workers_racing_on_every_partition_apply_each_revision_once(
         "mode": "history",
         "partitions": 1,
     }
-    planned = workflow.plan_restore(request, "us-east-1", "vault-primary", "", "race")
-    state = workflow.RestoreState.from_json(planned["restore"])
-    workflow.prepare_target(state, planned["schema"])
-    vault = state.vault()
-    for item in json.loads(vault.store.read(planned["objects"])):
-        workflow.partition_item(state, item)
+    _, state = partitioned(request, "race")
     outcomes: list[dict[str, Any]] = []
     racers = [
         threading.Thread(target=lambda p=p: outcomes.append(workflow.replay_item(state, p)))
@@ -245,12 +240,8 @@ def test_worker_overtaken_after_loading_its_map_maps_the_other_workers_documents
             "partitions": 1,
             "mode": mode,
         }
-        planned = workflow.plan_restore(request, "us-east-1", "vault-primary", "", f"overtaken-{mode}")
-        state = workflow.RestoreState.from_json(planned["restore"])
-        workflow.prepare_target(state, planned["schema"])
+        planned, state = partitioned(request, f"overtaken-{mode}")
         vault = state.vault()
-        for item in json.loads(vault.store.read(planned["objects"])):
-            workflow.partition_item(state, item)
         tables = set(planned["schema"]["tables"])
         revisions = read_partition(vault.store, partition_prefix(vault, "orders", state.restore_id, 0))
         first = next(batches(work(revisions, state.mode, tables)))
@@ -300,13 +291,8 @@ def test_restore_overtaken_by_a_later_restore_before_verifying_is_superseded_not
     target = {"targetLedger": "orders-superseded", "targetRegion": "us-west-2"}
     assert second.first_block is not None and second.last_block is not None
     first_request = {"sourceLedger": "orders", **target, "block": second.first_block.sequence_no - 1}
-    planned = workflow.plan_restore(first_request, "us-east-1", "vault-primary", "", "first")
-    first = workflow.RestoreState.from_json(planned["restore"])
-    workflow.prepare_target(first, planned["schema"])
-    vault = first.vault()
-    for item in json.loads(vault.store.read(planned["objects"])):
-        workflow.partition_item(first, item)
-    for item in json.loads(vault.store.read(planned["partitions"])):
+    planned, first = partitioned(first_request, "first")
+    for item in json.loads(first.vault().store.read(planned["partitions"])):
         workflow.replay_item(first, item["partition"])
     later = restore(running, {"sourceLedger": "orders", **target}, "later")
     assert later["verification"]["status"] == "OK" and later["summary"]["status"] == "OK"
