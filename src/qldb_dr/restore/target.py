@@ -31,6 +31,13 @@ class TargetState:
     watermark: int  # last source block applied (-1: none)
 
 
+def _of(record: Any) -> TargetState:
+    """A restore record (`qldbdr_restore`) as read or written."""
+    return TargetState(
+        str(record["sourceLedger"]), Mode(str(record["mode"])), int(record["partitions"]), int(record["watermark"])
+    )
+
+
 def _rows(drv: QldbDriver, statement: str, *params: Any) -> list[Any]:
     return list(drv.execute_lambda(lambda t: list(t.execute_statement(statement, *params))))
 
@@ -66,9 +73,7 @@ def state(target: Target) -> TargetState | None:
         if not records:  # another restore is preparing it (or stopped doing so): prepare() claims it
             return None
         (record,) = records
-        return TargetState(
-            str(record["sourceLedger"]), Mode(str(record["mode"])), int(record["partitions"]), int(record["watermark"])
-        )
+        return _of(record)
 
 
 def create(target: Target) -> None:
@@ -124,9 +129,7 @@ def prepare(
                 "projectTables": list(PROJECT_TABLES),
             },
         )
-    claimed = TargetState(
-        str(record["sourceLedger"]), Mode(str(record["mode"])), int(record["partitions"]), int(record["watermark"])
-    )
+    claimed = _of(record)
     if claimed.source_ledger != source or claimed.mode is not mode:
         raise TargetNotEmptyError(
             f"target ledger {target.ledger} became a {claimed.mode.value} restore of {claimed.source_ledger} while "
