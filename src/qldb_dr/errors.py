@@ -139,3 +139,9 @@ class ReplayStateError(QldbDrError):
 class UnreplayableDocumentError(QldbDrError):
     """A document cannot be written back through PartiQL as it was (a top-level annotation or
     repeated top-level field names). Not retryable; reported by document id."""
+
+
+class HistoryGapError(QldbDrError):
+    """A history-mode restore cannot give a document the versions it lacks on the target: they
+    were written before the target's watermark while their table was dropped at the block an
+    earlier restore stopped at (and undropped since). Not retryable: restore into a new target."""

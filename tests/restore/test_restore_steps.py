@@ -63,7 +63,7 @@ def test_history_restore_reproduces_every_version(source: tuple[Running, QldbDri
         "r2",
     )
     assert result["verification"]["status"] == "OK", result["verification"]
-    assert {c["name"] for c in result["verification"]["checks"]} == {"documents", "content", "versions"}
+    assert {c["name"] for c in result["verification"]["checks"]} == {"tables", "documents", "content", "versions"}
     target = _target(running, "orders-hist")
     for table in ("Vehicle", "Typed"):
         statement = f"SELECT h.metadata.version AS v, h.data FROM history({table}) AS h"
@@ -242,7 +242,7 @@ def test_worker_overtaken_after_loading_its_map_maps_the_other_workers_documents
         }
         planned, state = partitioned(request, f"overtaken-{mode}")
         vault = state.vault()
-        tables = set(planned["schema"]["tables"])
+        tables = set(planned["schema"]["tableIds"])
         revisions = read_partition(vault.store, partition_prefix(vault, "orders", state.restore_id, 0))
         first = next(batches(work(revisions, state.mode, tables)))
         gate = threading.Event()

@@ -135,7 +135,7 @@ def _start(env: Environment, deployed: Any, name: str, request: dict[str, Any], 
 def _dry_run(args: argparse.Namespace, env: Environment, vault: Vault, region: str) -> int:
     request = RestoreRequest.parse(_request(args, region), region)
     points = Catalog(vault).recovery_points(request.source_ledger)
-    chosen, cut = select(points, request, -1)
+    chosen, cut = select(points, request)
     revisions = sum(p.revisions for p in chosen)
     rate = _measured_rate(vault, request.source_ledger)
     basis = "measured by earlier restores" if rate != DEFAULT_REVISIONS_PER_SECOND else "assumed: no earlier restore"
@@ -191,8 +191,10 @@ def _summary(report: dict[str, Any]) -> str:
         f"up to block {report['restoredToBlock']}, {len(report['recoveryPoints'])} recovery points",
         f"  {report['revisions']:,} revisions read, {replay.get('applied', 0):,} applied "
         f"({replay.get('inserted', 0):,} inserts, {replay.get('updated', 0):,} updates, "
-        f"{replay.get('deleted', 0):,} deletes, {replay.get('redacted', 0):,} redacted placeholders), "
-        f"{replay.get('skipped', 0):,} already applied",
+        f"{replay.get('deleted', 0):,} deletes), {replay.get('skipped', 0):,} already applied, "
+        f"{replay.get('unchanged', 0):,} unchanged",
+        f"  redacted at the source: {replay.get('placeholders', 0):,} revisions restored as empty placeholders, "
+        f"{replay.get('redactions', 0):,} redactions applied",
         f"  duration (RTO): {report['durationSeconds']:.1f} s",
     ]
     verification = report.get("verification", {})

@@ -50,11 +50,15 @@ def partition_of(document_id: str, partitions: int) -> int:
     return int.from_bytes(hashlib.sha256(document_id.encode()).digest()[:8], "big") % partitions
 
 
+REDACTION = "redaction"  # a SourceRevision kind: a later block redacted this document's `version`
+
+
 @dataclass(frozen=True, slots=True)
 class SourceRevision:
     """One revision of a source document, as replay needs it.
 
-    kind: "user" (data), "deleted" (no data), "redacted" (data_hash only).
+    kind: "user" (data), "deleted" (no data), "redacted" (data_hash only), or REDACTION (not a
+    revision: the redaction, in block `sequence_no`, of the document's version `version`).
     """
 
     table: str

@@ -3,7 +3,8 @@
 Each (object, partition) pair becomes one Ion binary file of source revisions in block order:
     <vault prefix><source>/restores/<restoreId>/partitions/p<NNNN>/<first>-<last>.ion
 so re-running an item rewrites the same files, and a replay worker reads its partition's
-files in name order. System revisions (hash only) and revisions of documents the block does
+files in name order. A block's redactionInfo becomes a `redaction` record for the redacted
+document's partition. System revisions (hash only) and revisions of documents the block does
 not place in a table (catalog changes) are counted and skipped.
 """
 
@@ -17,7 +18,7 @@ from qldb_dr.catalog import Vault
 from qldb_dr.ion import dump_binary
 from qldb_dr.journal.models import RevisionKind
 from qldb_dr.journal.reader import read_blocks
-from qldb_dr.restore.model import SourceRevision, partition_of
+from qldb_dr.restore.model import REDACTION, SourceRevision, partition_of
 
 
 def partitions_prefix(vault: Vault, source: str, restore_id: str) -> str:
@@ -65,6 +66,20 @@ def split(data: bytes, location: str, partitions: int, after: int, cut: int) -> 
                     sequence_no=block.sequence_no,
                     data=revision.data,
                     data_hash=revision.data_hash,
+                )
+            )
+        # A redaction of an earlier revision (maybe exported before it, so still holding its
+        # data): history mode redacts that version on the target too.
+        for redacted in (block.redaction_info or {}).get("revisions", ()):
+            doc_id = str(redacted["documentId"])
+            result.revisions[partition_of(doc_id, partitions)].append(
+                SourceRevision(
+                    table="",
+                    table_id=str(redacted["tableId"]),
+                    document_id=doc_id,
+                    version=int(redacted["version"]),
+                    kind=REDACTION,
+                    sequence_no=block.sequence_no,
                 )
             )
     return result

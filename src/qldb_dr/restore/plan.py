@@ -22,6 +22,7 @@ from qldb_dr.errors import (
     VaultVerificationError,
 )
 from qldb_dr.journal.export import discover, open_export
+from qldb_dr.journal.models import Block
 from qldb_dr.journal.reader import read_blocks
 from qldb_dr.journal.verify import verify_source
 from qldb_dr.local.partiql import ast, parse
@@ -30,59 +31,90 @@ from qldb_dr.restore.model import Mode, RestoreRequest, iso
 
 
 @dataclass
-class Schema:
-    """Tables (name -> active?) and their indexed fields, as of the last block restored."""
+class Table:
+    """One table of the source: a name can have several over time (created, dropped, created
+    again); its id is learnt from the documents written to it."""
 
-    tables: dict[str, bool] = field(default_factory=dict)
-    indexes: dict[str, list[str]] = field(default_factory=dict)
+    name: str
+    active: bool = True
+    ids: set[str] = field(default_factory=set)
+    indexes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Schema:
+    """The source's tables and their indexed fields, as of the last block restored."""
+
+    tables: list[Table] = field(default_factory=list)
+    by_id: dict[str, Table] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
-    def apply(self, statement: str, table_ids: dict[str, str]) -> None:
+    def _current(self, name: str) -> Table | None:
+        return next((t for t in reversed(self.tables) if t.name == name and t.active), None)
+
+    def document(self, table_id: str, name: str) -> None:
+        """A document of table `table_id` (named `name`) was written: the table is the active
+        one of that name when the document's first statement ran."""
+        if table_id in self.by_id:
+            return
+        table = self._current(name)
+        if table is None:
+            table = Table(name)
+            self.tables.append(table)
+        table.ids.add(table_id)
+        self.by_id[table_id] = table
+
+    def apply(self, statement: str) -> None:
         try:
             node = parse(statement).statement
         except PartiqlError:
             return  # not DDL we can read; data statements are replayed as revisions, not text
         if isinstance(node, ast.CreateTable):
-            self.tables[node.name] = True
+            self.tables.append(Table(node.name))
         elif isinstance(node, ast.DropTable):
-            self.tables[node.name] = False
+            table = self._current(node.name)
+            if table is not None:
+                table.active = False
         elif isinstance(node, ast.UndropTable):
-            name = table_ids.get(node.table_id)
-            if name is not None:
-                self.tables[name] = True
+            undropped = self.by_id.get(node.table_id)
+            if undropped is None:
+                self.notes.append(
+                    f"UNDROP TABLE {node.table_id}: no document of that table is in the journal, so its name is "
+                    "unknown; the target does not get it"
+                )
+            else:
+                undropped.active = True
         elif isinstance(node, ast.CreateIndex):
-            fields = self.indexes.setdefault(node.table, [])
-            if node.field not in fields:
-                fields.append(node.field)
+            indexed = self._current(node.table)
+            if indexed is not None and node.field not in indexed.indexes:
+                indexed.indexes.append(node.field)
         elif isinstance(node, ast.DropIndex):
             self.notes.append(
                 f"DROP INDEX {node.index_id} ON {node.table}: the journal does not say which field it indexed; "
                 "the target keeps the table's indexes"
             )
 
-    def active(self) -> list[str]:
-        return sorted(name for name, active in self.tables.items() if active)
+    def active(self) -> list[Table]:
+        return sorted((t for t in self.tables if t.active), key=lambda t: t.name)
 
     def to_json(self) -> dict[str, Any]:
+        active = self.active()
+        names = {t.name for t in active}
         return {
-            "tables": self.active(),
-            "dropped": sorted(n for n, a in self.tables.items() if not a),
-            "indexes": {t: f for t, f in sorted(self.indexes.items()) if self.tables.get(t)},
+            "tables": [t.name for t in active],
+            "tableIds": sorted(i for t in active for i in t.ids),
+            "dropped": sorted({t.name for t in self.tables if not t.active and t.name not in names}),
+            "indexes": {t.name: t.indexes for t in active if t.indexes},
+            # every table the source has had, in creation order: Prepare Target maps them to its own
+            "sources": [
+                {"name": t.name, "active": t.active, "ids": sorted(t.ids), "indexes": t.indexes} for t in self.tables
+            ],
             "notes": self.notes,
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Selection:
-    points: list[RecoveryPoint]
-    cut: int  # the last source block to restore (-1: nothing)
-    after: int  # the target's watermark: blocks up to it are already applied (-1: none)
-
-
-def select(
-    points: list[RecoveryPoint], request: RestoreRequest, watermark: int
-) -> tuple[list[RecoveryPoint], int | None]:
-    """The recovery points to read and, when the request names one, the last block.
+def select(points: list[RecoveryPoint], request: RestoreRequest) -> tuple[list[RecoveryPoint], int | None]:
+    """The recovery points up to the requested one and, when the request names one, the last block.
 
     The cut for `at` needs block timestamps, read later; this returns None for it."""
     if not points:
@@ -116,7 +148,12 @@ def select(
     else:
         chosen = list(points)
         cut = filled[-1].last_block.sequence_no if filled else -1  # type: ignore[union-attr]
-    return [p for p in chosen if p.last_block is None or p.last_block.sequence_no > watermark], cut
+    return chosen, cut
+
+
+def beyond(points: list[RecoveryPoint], watermark: int) -> list[RecoveryPoint]:
+    """The recovery points that hold blocks after the target's watermark."""
+    return [p for p in points if p.last_block is None or p.last_block.sequence_no > watermark]
 
 
 def check_chain(points: list[RecoveryPoint], watermark: int) -> None:
@@ -165,12 +202,20 @@ class Plan:
 
 def plan(restore_id: str, request: RestoreRequest, vault: Vault, watermark: int, now: datetime) -> Plan:
     points = Catalog(vault).recovery_points(request.source_ledger)
-    selected, cut = select(points, request, watermark)
+    chosen, cut = select(points, request)
+    selected = beyond(chosen, watermark)
     check_chain(selected, watermark)
     _verify(vault, selected)
-    schema, objects, revisions, blocks, at_cut = _read(vault, selected, request, cut, watermark)
+    # The schema is learnt from the whole chain, the blocks already applied included: an
+    # incremental restore's new recovery points may not touch every table.
+    schema, objects, revisions, blocks, at_cut = _read(vault, chosen, request, cut, watermark)
     if cut is None:
         cut = at_cut
+    if cut < watermark:
+        raise OutOfRangeError(
+            f"the target already holds the source up to block {watermark}, beyond the requested block {cut}",
+            hint="restore the earlier point into a new target ledger",
+        )
     return Plan(restore_id, request, selected, cut, watermark, schema, objects, revisions, blocks, now)
 
 
@@ -199,14 +244,16 @@ def _verify(vault: Vault, points: list[RecoveryPoint]) -> None:
 def _read(
     vault: Vault, points: list[RecoveryPoint], request: RestoreRequest, cut: int | None, watermark: int
 ) -> tuple[Schema, list[dict[str, Any]], int, int, int]:
-    """One pass over the blocks up to the cut: DDL, the objects to partition, counts."""
+    """One pass over the blocks up to the cut: DDL (every block), the objects to partition and
+    their counts (blocks after the watermark)."""
     store = vault.store
     schema = Schema()
-    table_ids: dict[str, str] = {}
     objects: list[dict[str, Any]] = []
     revisions = blocks = 0
-    at_cut = watermark
+    at_cut = -1
     for point in points:
+        if point.first_block is None:
+            continue
         ref = next(r for r in discover(store.scoped(point.export_head)) if r.head == point.export_head)
         export = open_export(store, ref)
         assert export.completed is not None
@@ -219,12 +266,7 @@ def _read(
                 if cut is not None and block.sequence_no > cut:
                     break
                 at_cut = max(at_cut, block.sequence_no)
-                info = block.transaction_info
-                for entry in info.documents.values() if info is not None else ():
-                    table_ids[entry.table_id] = entry.table_name
-                    schema.tables.setdefault(entry.table_name, True)
-                for statement in info.statements if info is not None else ():
-                    schema.apply(statement.statement, table_ids)
+                _learn(schema, block)
                 if block.sequence_no > watermark:
                     object_first = block.sequence_no if object_first is None else object_first
                     object_last = block.sequence_no
@@ -243,6 +285,21 @@ def _read(
     for item in objects:
         item["cut"] = final
     return schema, objects, revisions, blocks, final
+
+
+def _learn(schema: Schema, block: Block) -> None:
+    """The block's DDL, in statement order; each document's table as of its first statement."""
+    info = block.transaction_info
+    if info is None:
+        return
+    first = {doc_id: min(entry.statements, default=0) for doc_id, entry in info.documents.items()}
+    for index, statement in enumerate(info.statements):
+        for doc_id, entry in info.documents.items():
+            if first[doc_id] == index:
+                schema.document(entry.table_id, entry.table_name)
+        schema.apply(statement.statement)
+    for entry in info.documents.values():
+        schema.document(entry.table_id, entry.table_name)
 
 
 def write(plan: Plan, vault: Vault) -> dict[str, str]:

@@ -35,13 +35,14 @@ from typing import Any
 
 from pyqldb.driver.qldb_driver import QldbDriver
 
-from qldb_dr.errors import PredecessorMissingError, ReplayStateError, UnreplayableDocumentError
+from qldb_dr.errors import HistoryGapError, PredecessorMissingError, ReplayStateError, UnreplayableDocumentError
 from qldb_dr.ion import dump_binary, iter_binary
 from qldb_dr.ion.typed import typed
 from qldb_dr.restore.model import (
     BATCH_TABLE,
     BYTES_PER_TRANSACTION,
     PARTITION_TABLE,
+    REDACTION,
     USER_DOCUMENTS_PER_TRANSACTION,
     Mode,
     SourceRevision,
@@ -70,7 +71,9 @@ class Outcome:
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
-    redacted: int = 0
+    unchanged: int = 0  # latest mode: the target already held the document's final state
+    placeholders: int = 0  # redacted revisions, written as empty documents
+    redactions: int = 0  # source redactions, applied to the target's history
     dropped_tables: int = 0
     transactions: int = 0
 
@@ -86,16 +89,18 @@ def read_partition(store: Store, prefix: str) -> list[SourceRevision]:
     return revisions
 
 
-def work(revisions: list[SourceRevision], mode: Mode, tables: set[str]) -> Iterator[SourceRevision]:
-    """The revisions to apply, in order: every one (history) or each document's last (latest)."""
+def work(revisions: list[SourceRevision], mode: Mode, table_ids: set[str]) -> Iterator[SourceRevision]:
+    """The revisions to apply, in order, of the tables active at the restored block (by id: a
+    dropped table's name may have been used again): every one and every redaction (history),
+    or each document's last (latest)."""
     if mode is Mode.HISTORY:
-        yield from (r for r in revisions if r.table in tables)
+        yield from (r for r in revisions if r.table_id in table_ids)
         return
     last: dict[str, SourceRevision] = {}
     for revision in revisions:
-        if revision.kind != "redacted":
+        if revision.kind != REDACTION:
             last[revision.document_id] = revision
-    yield from sorted((r for r in last.values() if r.table in tables), key=lambda r: r.order)
+    yield from sorted((r for r in last.values() if r.table_id in table_ids), key=lambda r: r.order)
 
 
 def batches(revisions: Iterable[SourceRevision]) -> Iterator[list[SourceRevision]]:
@@ -166,6 +171,7 @@ class Replayer:
         self.mapped: dict[str, Mapped] = {}
         self.mark: Mark | None = None  # None: the partition has no watermark yet
         self.previous_data: dict[str, Any] = {}
+        self.first_version: dict[str, int] = {}
 
     def load(self) -> None:
         """The partition's watermark and its source -> target map, read in one transaction so
@@ -186,21 +192,30 @@ class Replayer:
         marks, rows = self.driver.execute_lambda(read)
         self.mark = Mark(int(marks[0]["s"]), str(marks[0]["d"]), int(marks[0]["applied"])) if marks else None
         self.mapped = {}
-        entries = sorted((e for r in rows for e in r["entries"]), key=lambda e: int(e["v"]))
+        entries = sorted((e for r in rows for e in r["entries"]), key=lambda e: int(e.get("v", -1)))
         for entry in entries:
             self._map(entry)
 
     def _map(self, entry: Any) -> None:
         mapped = self.mapped.setdefault(str(entry["s"]), Mapped(str(entry["t"]), -1))
+        if "x" in entry:  # a redaction of an applied version
+            mapped.redacted.append(int(entry["x"]))
+            return
         mapped.target_id, mapped.version, mapped.deleted = str(entry["t"]), int(entry["v"]), bool(entry.get("d"))
         if entry.get("r"):
             mapped.redacted.append(int(entry["v"]))
 
-    def replay(self, revisions: list[SourceRevision], tables: set[str]) -> Outcome:
-        outcome = Outcome(self.partition, revisions=len(revisions))
-        outcome.dropped_tables = sum(1 for r in revisions if r.table not in tables)
+    def replay(self, revisions: list[SourceRevision], table_ids: set[str]) -> Outcome:
+        outcome = Outcome(self.partition, revisions=sum(1 for r in revisions if r.kind != REDACTION))
+        outcome.dropped_tables = sum(1 for r in revisions if r.table_id not in table_ids and r.kind != REDACTION)
         self.load()
-        for batch in batches(work(revisions, self.mode, tables)):
+        # The first version of each document this restore brings: a document the target holds at
+        # an earlier version than the one before it lacks versions no run of this restore has.
+        self.first_version = {}
+        for revision in revisions:
+            if revision.kind != REDACTION:
+                self.first_version.setdefault(revision.document_id, revision.version)
+        for batch in batches(work(revisions, self.mode, table_ids)):
             while True:
                 try:
                     self._transaction(batch, outcome)
@@ -285,23 +300,37 @@ class Replayer:
             self._map(entry)
         for name, count in result["counts"].items():
             setattr(outcome, name, getattr(outcome, name) + count)
-            if name != "redacted":
+            if name in ("inserted", "updated", "deleted"):
                 outcome.applied += count
         self._remember(batch)
 
     def _remember(self, batch: list[SourceRevision]) -> None:
         """Each document's data as of the watermark: what an update of it is compared with."""
         for revision in batch:
-            self.previous_data[revision.document_id] = revision.data
+            if revision.kind != REDACTION:
+                self.previous_data[revision.document_id] = {} if revision.kind == "redacted" else revision.data
 
     def _write(self, txn: Any, todo: list[SourceRevision]) -> tuple[list[dict[str, Any]], dict[str, int]]:
         entries: list[dict[str, Any]] = []
-        counts = {"inserted": 0, "updated": 0, "deleted": 0, "redacted": 0}
+        counts = {"inserted": 0, "updated": 0, "deleted": 0, "unchanged": 0, "placeholders": 0, "redactions": 0}
         inserts: dict[str, list[tuple[SourceRevision, Any]]] = {}
         for revision in todo:
             mapped = self.mapped.get(revision.document_id)
+            if revision.kind == REDACTION:  # redacted on the target at the end of the partition
+                if mapped is not None:
+                    entries.append({"s": revision.document_id, "t": mapped.target_id, "x": revision.version})
+                    counts["redactions"] += 1
+                continue
             data = {} if revision.kind == "redacted" else revision.data
             if self.mode is Mode.HISTORY and mapped is not None and mapped.version < revision.version - 1:
+                if mapped.version < self.first_version.get(revision.document_id, revision.version) - 1:
+                    raise HistoryGapError(
+                        f"document {revision.document_id} of table {revision.table}: the target holds version "
+                        f"{mapped.version}, this restore brings versions from "
+                        f"{self.first_version[revision.document_id]}; the ones between were written while an "
+                        "earlier restore found the table dropped, and it was undropped since",
+                        hint="restore into a new target ledger in history mode",
+                    )
                 raise PredecessorMissingError(
                     f"document {revision.document_id}: version {revision.version} cannot follow version "
                     f"{mapped.version} on the target"
@@ -309,7 +338,7 @@ class Replayer:
             entry: dict[str, Any] = {"s": revision.document_id, "v": revision.version}
             if revision.kind == "redacted":
                 entry["r"] = True
-                counts["redacted"] += 1
+                counts["placeholders"] += 1
             if revision.kind == "deleted":
                 if mapped is not None and not mapped.deleted:
                     txn.execute_statement(
@@ -322,18 +351,25 @@ class Replayer:
                 inserts.setdefault(revision.table, []).append((revision, entry))
                 _fields(data, revision.document_id)
                 continue
-            self._update(txn, revision.table, mapped.target_id, data, revision.document_id)
-            counts["updated"] += 1
+            changed = self._update(txn, revision.table, mapped.target_id, data, revision.document_id)
+            counts["updated" if changed else "unchanged"] += 1
             entries.append({**entry, "t": mapped.target_id})
         for table, rows in inserts.items():
-            documents = typed([{} if r.kind == "redacted" else r.data for r, _ in rows])
-            ids = list(txn.execute_statement(f"INSERT INTO {_name(table)} ?", documents))
+            # One parameter per document: a parameter is at most 128 KB (the QLDB Session API's
+            # ValueHolder), a document too, so a list of documents in one parameter would not do.
+            documents = [typed({} if r.kind == "redacted" else r.data) for r, _ in rows]
+            bag = ", ".join("?" for _ in documents)
+            ids = list(txn.execute_statement(f"INSERT INTO {_name(table)} << {bag} >>", *documents))
             for (_, entry), inserted in zip(rows, ids, strict=True):
                 entries.append({**entry, "t": inserted["documentId"]})
                 counts["inserted"] += 1
         return entries, counts
 
-    def _update(self, txn: Any, table: str, target_id: str, data: Any, source_id: str) -> None:
+    def _update(self, txn: Any, table: str, target_id: str, data: Any, source_id: str) -> bool:
+        """Make the target document `data`: SET the fields that changed, REMOVE those that went
+        away. In history mode a version whose data equals the one before (QLDB writes a revision
+        for an UPDATE that sets a field to its own value) is written all the same, so the
+        target's versions stay the source's; in latest mode it is left alone (False)."""
         new = _fields(data, source_id)
         previous = self.previous_data.get(source_id)
         if previous is None:
@@ -344,14 +380,24 @@ class Replayer:
         before = dict(previous.items())
         removed = [k for k in before if k not in new]
         changed = {k: v for k, v in new.items() if k not in before or not _same(before[k], v)}
+        by_id = f"UPDATE {_name(table)} AS x BY xid"
         if not changed and not removed:
-            return
-        statement = f"UPDATE {_name(table)} AS x BY xid"
+            if self.mode is Mode.LATEST:
+                return False
+            if new:  # one field set to its own value: a new revision, the same data
+                name, value = next(iter(new.items()))
+                txn.execute_statement(f"{by_id} SET x.{_name(name)} = ? WHERE xid = ?", *typed([value, target_id]))
+            else:  # an empty document: a field set and removed in one transaction is one revision
+                txn.execute_statement(f"{by_id} SET x.qldbdr_unchanged = 0 WHERE xid = ?", typed(target_id))
+                txn.execute_statement(f"{by_id} REMOVE x.qldbdr_unchanged WHERE xid = ?", typed(target_id))
+            return True
+        statement = by_id
         if changed:
             statement += " SET " + ", ".join(f"x.{_name(k)} = ?" for k in changed)
         if removed:
             statement += " " + " ".join(f"REMOVE x.{_name(k)}" for k in removed)
         txn.execute_statement(statement + " WHERE xid = ?", *typed([*changed.values(), target_id]))
+        return True
 
     def _redact_placeholders(self, outcome: Outcome) -> None:
         """Redact, on the target, the versions replayed for redacted source revisions."""

@@ -92,11 +92,16 @@ def create(target: Target) -> None:
         pause = min(pause * 2, 5.0)
 
 
-def prepare(
-    target: Target, source: str, mode: Mode, partitions: int, tables: list[str], indexes: dict[str, list[str]]
-) -> TargetState:
-    """Create the ledger if absent, qldb-dr's tables and the source's tables and indexes;
-    refuse a target that restores another source, or in another mode."""
+def prepare(target: Target, source: str, mode: Mode, partitions: int, tables: list[dict[str, Any]]) -> TargetState:
+    """Create the ledger if absent, qldb-dr's tables, and the source's tables as of the restored
+    block; refuse a target that restores another source, or in another mode.
+
+    `tables` is every table the source has had (name, active, ids, indexes: the plan's
+    `schema.sources`). Each source table the target holds is one target table, recorded in the
+    restore record (`tables`: target table id -> source table ids), so that an incremental
+    restore follows what the source did since: a dropped table is dropped on the target, an
+    undropped one undropped (with its documents), one dropped and created again under the same
+    name is a new, empty table."""
     current = state(target)
     if current is not None and (current.source_ledger != source or current.mode is not mode):
         raise TargetNotEmptyError(
@@ -108,17 +113,11 @@ def prepare(
         create(target)
     with driver(target) as drv:
         present = _tables(drv)
-        for table, fields in [
-            (RESTORE_TABLE, []),
-            (PARTITION_TABLE, ["partition"]),
-            (BATCH_TABLE, ["partition"]),
-            *((t, indexes.get(t, [])) for t in tables),
-        ]:
+        for table, fields in [(RESTORE_TABLE, []), (PARTITION_TABLE, ["partition"]), (BATCH_TABLE, ["partition"])]:
             if table not in present:
-                _ddl(drv, table)
+                _ddl(drv, f'CREATE TABLE "{table}"', lambda t=table: t in _tables(drv))
             for field in fields:
-                if field not in _indexed(present.get(table)):
-                    _ddl(drv, table, field)
+                _index(drv, table, field)
         record = _claim(
             drv,
             {
@@ -127,9 +126,12 @@ def prepare(
                 "partitions": partitions,
                 "watermark": -1,
                 "projectTables": list(PROJECT_TABLES),
+                "tables": [],
             },
         )
-    claimed = _of(record)
+        claimed = _of(record)
+        if claimed.source_ledger == source and claimed.mode is mode and claimed.partitions == partitions:
+            _follow(drv, record.get("tables") or [], tables)
     if claimed.source_ledger != source or claimed.mode is not mode:
         raise TargetNotEmptyError(
             f"target ledger {target.ledger} became a {claimed.mode.value} restore of {claimed.source_ledger} while "
@@ -145,6 +147,44 @@ def prepare(
     return claimed
 
 
+def _follow(drv: QldbDriver, recorded: list[Any], sources: list[dict[str, Any]]) -> None:
+    """Make the target's user tables the source's active ones (see `prepare`)."""
+    every = {str(r["tableId"]): r for r in _rows(drv, "SELECT * FROM information_schema.user_tables")}
+    owners = {str(e["targetTableId"]): set(e["sourceTableIds"]) for e in recorded if str(e["targetTableId"]) in every}
+    active_sources = [s for s in sources if s["active"]]
+    inactive_ids = {i for s in sources if not s["active"] for i in s["ids"]}
+    wanted: dict[str, str | None] = {}  # source table name -> its target table id (None: to create)
+    for table in active_sources:
+        ids = set(table["ids"])
+        match = next((t for t, owned in owners.items() if owned & ids), None)
+        if match is None:  # the active target table of that name, if no other source table owns it
+            named = next((t for t, r in every.items() if r["name"] == table["name"] and r["status"] == "ACTIVE"), None)
+            if named is not None and not owners.get(named, set()) & inactive_ids:
+                match = named
+        wanted[table["name"]] = match
+    keep = {t for t in wanted.values() if t is not None}
+    for table_id, row in every.items():
+        if row["status"] == "ACTIVE" and row["name"] not in PROJECT_TABLES and table_id not in keep:
+            _ddl(drv, f'DROP TABLE "{row["name"]}"', lambda i=table_id: _status(drv, i) == "INACTIVE")
+    for name, match in list(wanted.items()):
+        if match is None:
+            _ddl(drv, f'CREATE TABLE "{name}"', lambda n=name: n in _tables(drv))
+            wanted[name] = str(_tables(drv)[name]["tableId"])
+        elif every[match]["status"] != "ACTIVE":
+            _ddl(drv, f'UNDROP TABLE "{match}"', lambda i=match: _status(drv, i) == "ACTIVE")
+    for table in active_sources:
+        for field in table["indexes"]:
+            _index(drv, table["name"], field)
+        owners.setdefault(str(wanted[table["name"]]), set()).update(table["ids"])
+    entries = [{"targetTableId": t, "sourceTableIds": sorted(ids)} for t, ids in sorted(owners.items())]
+    drv.execute_lambda(lambda t: t.execute_statement(f"UPDATE {RESTORE_TABLE} AS r SET r.tables = ?", entries))
+
+
+def _status(drv: QldbDriver, table_id: str) -> str | None:
+    rows = _rows(drv, "SELECT status FROM information_schema.user_tables WHERE tableId = ?", table_id)
+    return str(rows[0]["status"]) if rows else None
+
+
 def _tables(drv: QldbDriver) -> dict[str, Any]:
     """The target's active tables by name, each with its indexes."""
     return {r["name"]: r for r in _rows(drv, "SELECT * FROM information_schema.user_tables WHERE status = 'ACTIVE'")}
@@ -154,16 +194,19 @@ def _indexed(table: Any) -> set[str]:
     return {i["expr"].strip("[]") for i in (table or {}).get("indexes", [])}
 
 
-def _ddl(drv: QldbDriver, table: str, field: str | None = None) -> None:
-    """Create `table`, or the index on `table` (`field`). Two restores preparing one target at
-    once (a warm standby's recovery points arriving together) race to create the same table
-    or index: the loser's statement is refused, and what it wanted is there all the same."""
-    statement = f'CREATE TABLE "{table}"' if field is None else f'CREATE INDEX ON "{table}" ({field})'
+def _index(drv: QldbDriver, table: str, field: str) -> None:
+    if field not in _indexed(_tables(drv).get(table)):
+        _ddl(drv, f'CREATE INDEX ON "{table}" ({field})', lambda: field in _indexed(_tables(drv).get(table)))
+
+
+def _ddl(drv: QldbDriver, statement: str, done: Any) -> None:
+    """Run a DDL statement. Two restores preparing one target at once (a warm standby's
+    recovery points arriving together) race to run the same statement: the loser's is
+    refused, and what it wanted is there all the same (`done()`)."""
     try:
         drv.execute_lambda(lambda t: t.execute_statement(statement))
     except ClientError as exc:
-        now = _tables(drv).get(table)
-        if now is None or (field is not None and field not in _indexed(now)):
+        if not done():
             raise ServiceError(f"{statement}: {exc}") from exc
 
 

@@ -23,12 +23,13 @@ from qldb_dr.aws import client as aws_client
 from qldb_dr.catalog import Vault
 from qldb_dr.checks import Status
 from qldb_dr.errors import InvalidInputError, ObjectNotFoundError
+from qldb_dr.restore import expected
 from qldb_dr.restore import plan as planning
 from qldb_dr.restore import target as targets
 from qldb_dr.restore.model import Mode, RestoreRequest, Target, iso, parse_time
 from qldb_dr.restore.partition import partition_object, partition_prefix
 from qldb_dr.restore.replay import Replayer, read_partition
-from qldb_dr.restore.verify import expected, verify
+from qldb_dr.restore.verify import verify
 from qldb_dr.store.s3 import S3Store
 
 
@@ -196,9 +197,7 @@ def _results(base: str) -> dict[str, str]:
 
 
 def prepare_target(state: RestoreState, schema: dict[str, Any]) -> dict[str, Any]:
-    prepared = targets.prepare(
-        state.target, state.source, state.mode, state.partitions, list(schema["tables"]), dict(schema["indexes"])
-    )
+    prepared = targets.prepare(state.target, state.source, state.mode, state.partitions, list(schema["sources"]))
     return {"partitions": prepared.partitions, "watermark": prepared.watermark}
 
 
@@ -218,10 +217,10 @@ def partition_item(state: RestoreState, item: dict[str, Any]) -> dict[str, Any]:
 def replay_item(state: RestoreState, partition: int) -> dict[str, Any]:
     vault = state.vault()
     plan = _json(vault, state.base() + "plan.json")
-    tables = set(plan["schema"]["tables"])
+    table_ids = set(plan["schema"]["tableIds"])
     revisions = read_partition(vault.store, partition_prefix(vault, state.source, state.restore_id, partition))
     with targets.driver(state.target) as driver:
-        outcome = Replayer(driver, partition, state.mode, state.restore_id).replay(revisions, tables)
+        outcome = Replayer(driver, partition, state.mode, state.restore_id).replay(revisions, table_ids)
     result = outcome.to_json()
     _put(vault, f"{state.base()}replayed/p{partition:04d}.json", result)
     return result
@@ -237,15 +236,14 @@ SUPERSEDED = "SUPERSEDED"
 
 def verify_restore(state: RestoreState) -> dict[str, Any]:
     vault = state.vault()
-    want = expected(vault, state.source, state.cut)
-    tables = set(_json(vault, state.base() + "plan.json")["schema"]["tables"])
+    want = expected.from_vault(vault, state.source, state.cut)
     with targets.driver(state.target) as driver:
-        checks = verify(driver, want, state.mode, tables, state.partitions)
+        checks = verify(driver, want, state.mode, state.partitions)
     status = max((c.status for c in checks), default=Status.OK)
     verification: dict[str, Any] = {
         "status": status.name,
         "checks": [c.to_json() for c in checks],
-        "documents": len(want.versions),
+        "documents": len(want.documents),
     }
     # A later restore of the same target (a warm standby's next recovery point) may have
     # written past this one's block while it verified: the target then differs from the
