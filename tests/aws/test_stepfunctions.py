@@ -476,3 +476,22 @@ def test_local_up_process_runs_task_with_real_handler(
         assert result["status"] in {"OK", "WARNING"}
     finally:
         endpoint.stop()
+
+
+def test_map_runs_listed_before_the_execution_worker_starts_are_none(aws: Running) -> None:
+    """ListMapRuns / DescribeMapRun on an execution whose worker has not started yet (the first
+    poll of `executions watch`) answer plainly: no Map Runs yet, not a 500 and a traceback."""
+    from types import SimpleNamespace
+
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    from qldb_dr.local.aws.maps import install
+
+    install()
+    backend = StepFunctionsParserBackend.__new__(StepFunctionsParserBackend)
+    starting = SimpleNamespace(exec_worker=SimpleNamespace(env=None))
+    backend.describe_execution = lambda execution_arn: starting  # type: ignore[method-assign]
+    backend._get_executions = lambda: [starting]  # type: ignore[method-assign]
+    assert backend.list_map_runs("arn:aws:states:us-east-1:123456789012:execution:m:e") == {"mapRuns": []}
+    with pytest.raises(Exception, match="does not exist"):
+        backend.describe_map_run("arn:aws:states:us-east-1:123456789012:mapRun:m/r:1")

@@ -62,3 +62,22 @@ def test_watch_succeeded_execution_exit_0_json_lines(aws: Running) -> None:
     entered = [s["name"] for s in steps if s["kind"] == "entered"]
     assert entered == ["Plan", "Good?", "Each", "Double", "Double", "Double", "Done?", "Finished"]
     assert steps[-1]["kind"] == "finished" and steps[-1]["name"] == "SUCCEEDED"
+
+
+def test_watch_failed_task_names_its_state(aws: Running) -> None:
+    """A task's failure event names no state; the line names the state that failed, not `Task`."""
+    machine = {
+        "StartAt": "Call Missing Function",
+        "States": {
+            "Call Missing Function": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:absent"},
+                "End": True,
+            }
+        },
+    }
+    code, out = _watch(aws, machine, "task-fails")
+    assert code == 1
+    failed = [line for line in out.splitlines() if "✗" in line]
+    assert failed and all("✗ Call Missing Function:" in line for line in failed), out

@@ -303,3 +303,39 @@ def test_restore_overtaken_by_a_later_restore_before_verifying_is_superseded_not
     record = rows(_target(running, "orders-superseded"), "SELECT r.watermark FROM qldbdr_restore AS r")
     assert record[0]["watermark"] == second.last_block.sequence_no
     assert _state(_target(running, "orders-superseded"), "Vehicle") == _state(driver, "Vehicle")
+
+
+def test_incremental_restore_of_points_that_leave_a_table_untouched_verifies_ok(
+    source: tuple[Running, QldbDriver, Settings],
+) -> None:
+    """The new recovery point changes Vehicle only: Typed must still be expected on the target
+    (the schema is the source's at the block, not what the new recovery points touch)."""
+    running, driver, settings = source
+    backup(running, settings)
+    request = {"sourceLedger": "orders", "targetLedger": "standby-u", "targetRegion": "us-west-2"}
+    restore(running, request, "u1")
+    write(driver, 3, start=700)
+    backup(running, settings)
+    result = restore(running, {**request, "incremental": True}, "u2")
+    assert result["verification"]["status"] == "OK", result["verification"]
+    for table in ("Vehicle", "Typed"):
+        assert _state(_target(running, "standby-u"), table) == _state(driver, table)
+
+
+def test_history_restore_replays_a_no_op_update_as_a_version(source: tuple[Running, QldbDriver, Settings]) -> None:
+    """`UPDATE … SET Mileage = <its value>` writes a new revision in QLDB: the target gets it too."""
+    running, driver, settings = source
+    driver.execute_lambda(
+        lambda t: t.execute_statement("UPDATE Vehicle AS v SET v.Mileage = v.Mileage WHERE v.VIN = 'V00001'")
+    )
+    driver.execute_lambda(lambda t: t.execute_statement("UPDATE Typed AS t SET t.n = 42 WHERE t.name = 'every type'"))
+    backup(running, settings)
+    result = restore(
+        running,
+        {"sourceLedger": "orders", "targetLedger": "noop", "targetRegion": "us-west-2", "mode": "history"},
+        "n1",
+    )
+    assert result["verification"]["status"] == "OK", result["verification"]
+    statement = "SELECT h.metadata.version AS v, h.data FROM history(Vehicle) AS h WHERE h.data.VIN = 'V00001'"
+    source_versions = sorted(r["v"] for r in rows(driver, statement))
+    assert source_versions == [0, 1] and sorted(r["v"] for r in rows(_target(running, "noop"), statement)) == [0, 1]

@@ -13,10 +13,13 @@ import pytest
 from pyqldb.driver.qldb_driver import QldbDriver
 
 from qldb_dr.backup import Settings
+from qldb_dr.catalog import Vault
 from qldb_dr.cli.main import Environment, main
 from qldb_dr.ion import dump_binary
 from qldb_dr.local.aws.executor import set_time_scale, time_scale
 from qldb_dr.local.deploy import Deployment, deploy
+from qldb_dr.restore.expected import journal
+from qldb_dr.store.s3 import S3Store
 from tests.backup.conftest import write
 from tests.local.conftest import Running
 from tests.restore.conftest import rows
@@ -150,6 +153,41 @@ def test_standby_follows_recovery_points_as_they_arrive(deployed: tuple[Running,
         time.sleep(0.1)
     target = running.driver("orders-standby", region="us-west-2")
     assert _sorted(target, "Vehicle") == _sorted(driver, "Vehicle")
+    # Each recovery point changes Vehicle only: every standby restore verified OK all the same,
+    # and the operator finds them, and reads their state and report, from the CLI.
+    code, out, err = run("restore", "list", "--region", "us-west-2", "--json")
+    assert code == 0, err
+    listed = json.loads(out)
+    assert len(listed) == 3 and {r["targetLedger"] for r in listed} == {"orders-standby"}, listed
+    assert all(r["standby"] and r["state"] == "SUCCEEDED" and r["verification"] == "OK" for r in listed), listed
+    code, table, _ = run("restore", "list", "--region", "us-west-2", "--target-ledger", "orders-standby")
+    assert code == 0 and table.count("(standby)") == 3 and "SUCCEEDED" in table
+    code, out, _ = run("restore", "list", "--region", "us-west-2", "--source-ledger", "someone-else")
+    assert code == 0 and "no restores" in out
+    newest = listed[0]["restoreId"]
+    code, out, err = run("restore", "status", newest, "--region", "us-west-2", "--json")
+    status = json.loads(out)
+    assert code == 0 and status["sourceLedger"] == "orders" and status["result"] == "OK", out + err
+    assert status["partitionsDone"] == status["partitionsTotal"] > 0 and status["revisionsApplied"] > 0, status
+    code, out, _ = run("restore", "report", newest, "--region", "us-west-2")
+    assert code == 0 and "restore " + newest + ": OK" in out and "orders -> orders-standby" in out
+    # The standby changed behind qldb-dr's back: the next restore fails verification; its report
+    # is in the vault, and `status` and `report` read it (exit 1: the target is not the journal).
+    tamper = "UPDATE Vehicle AS v SET v.Mileage = -1 WHERE v.VIN = 'V00005'"
+    target.execute_lambda(lambda t: t.execute_statement(tamper))
+    write(driver, 1, start=29_000)
+    _backed_up(running, deployment)
+    deadline = time.monotonic() + 120
+    while len(_executions(running, restore_arn)) < 4 or any(
+        e["status"] == "RUNNING" for e in _executions(running, restore_arn)
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    failed = next(e for e in _executions(running, restore_arn) if e["status"] == "FAILED")
+    code, out, _ = run("restore", "report", failed["name"], "--region", "us-west-2")
+    assert code == 1 and ": FAILURE" in out and "content    FAILURE" in out, out
+    code, out, _ = run("restore", "status", failed["name"], "--region", "us-west-2")
+    assert code == 0 and "FAILED (FAILURE)" in out and "orders -> orders-standby" in out, out
 
 
 def _executions(running: Running, arn: str) -> list[dict[str, Any]]:
@@ -214,6 +252,41 @@ def test_standby_recovery_points_arriving_out_of_order_converge(
     target = running.driver("orders-standby", region="us-west-2")
     for table in ("Vehicle", "Typed"):  # a document applied twice would be there twice
         assert _sorted(target, table) == _sorted(driver, table)
+
+
+def test_restore_bad_input_exit_2_before_anything_starts(deployed: tuple[Running, QldbDriver, Deployment]) -> None:
+    running, _, deployment = deployed
+    base = ("restore", "start", "--source-ledger", "orders", "--target-ledger", "x", "--region", "us-west-2")
+    for extra, message in (
+        (("--partitions", "0"), "partitions must be 1 to 1024, not 0"),
+        (("--max-concurrency", "-1"), "maxConcurrency must be 1 to 1000, not -1"),
+        (("--at", "yesterday"), "'yesterday' is not a time: use ISO 8601, e.g. 2026-12-06T14:30:00Z"),
+    ):
+        code, out, err = run(*base, *extra)
+        assert code == 2 and message in err and "Traceback" not in err, (extra, out, err)
+    assert _executions(running, deployment.workflows["qldb-dr-restore us-west-2"]) == []
+    code, _, err = run("backup", "run", "--ledger", "orders", "--settle-seconds", "-1")
+    assert code == 2 and "--settle-seconds must be 0 or more" in err
+    code, _, err = run("restore", "status", "nope", "--region", "us-west-2", "--debug")  # --debug after the verb
+    assert code == 2 and "no restore nope in us-west-2" in err and "Traceback" in err
+
+
+def test_restore_dry_run_counts_exactly_what_a_point_in_time_restore_replays(
+    deployed: tuple[Running, QldbDriver, Deployment],
+) -> None:
+    running, _, deployment = deployed
+    dr = _backed_up(running, deployment)
+    vault = Vault(S3Store(dr, "", running.client("s3", "us-west-2")))
+    blocks = list(journal(vault, "orders"))
+    block = blocks[len(blocks) // 2].sequence_no
+    wanted = sum(1 for b in blocks if b.sequence_no <= block for r in b.revisions or () if r.metadata is not None)
+    code, out, _ = run(*_DRY, "--block", str(block))
+    assert code == 0 and f"revisions: {wanted:,} in 16 partitions" in out and f"blocks: 0 to {block} " in out, out
+    code, out, _ = run(*_DRY, "--block", str(block), "--incremental", "--target-ledger", "never-restored")
+    assert code == 0 and f"revisions: {wanted:,}" in out
+
+
+_DRY = ("restore", "start", "--source-ledger", "orders", "--target-ledger", "x", "--region", "us-west-2", "--dry-run")
 
 
 def test_restore_of_unknown_ledger_says_why_in_one_line_without_a_trace(

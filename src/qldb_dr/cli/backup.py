@@ -69,6 +69,11 @@ def run_backup(args: argparse.Namespace, env: Environment) -> int:
     if args.vault:
         request["vaultBucket"], request["vaultPrefix"] = _vault(args)
     if args.settle_seconds is not None:
+        if args.settle_seconds < 0:
+            raise QldbDrError(
+                f"--settle-seconds must be 0 or more, not {args.settle_seconds}",
+                hint="it ends the window that long before now, so that QLDB has committed what the window holds",
+            )
         request["settleSeconds"] = args.settle_seconds
     name = f"{args.ledger}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     sfn = aws_client("stepfunctions", deployed.region)

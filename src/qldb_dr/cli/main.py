@@ -56,9 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
     env = env or Environment()
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # --debug is taken wherever it stands (`qldb-dr restore status X --debug` too), up to a `--`.
+    end = argv.index("--") if "--" in argv else len(argv)
+    debug = "--debug" in argv[:end]
+    argv = [a for i, a in enumerate(argv) if i >= end or a != "--debug"]
     try:
         with contextlib.redirect_stdout(env.stdout), contextlib.redirect_stderr(env.stderr):
             args = parser.parse_args(argv)
+        args.debug = debug
     except SystemExit as exc:  # usage errors (status 2), --help and --version (status 0)
         return int(exc.code or 0)
     try:

@@ -8,12 +8,17 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+
 from qldb_dr.aws import client as aws_client
-from qldb_dr.catalog import Catalog, Vault
+from qldb_dr.catalog import Vault
 from qldb_dr.cli.main import Environment, ExitStatus
 from qldb_dr.errors import ObjectNotFoundError, QldbDrError
-from qldb_dr.restore.model import RestoreRequest
-from qldb_dr.restore.plan import select
+from qldb_dr.restore import plan as planning
+from qldb_dr.restore import target as targets
+from qldb_dr.restore.model import RestoreRequest, iso
+from qldb_dr.restore.standby import ledger_of
 from qldb_dr.restore.workflow import SUPERSEDED
 from qldb_dr.store.s3 import S3Store
 from qldb_dr.workflows.deployment import RESTORE, workflow
@@ -52,6 +57,17 @@ def register(commands: Any) -> None:
     start.add_argument("--no-wait", action="store_true", help="start it and return")
     _common(start)
     start.set_defaults(run=run_start)
+    listing = verbs.add_parser(
+        "list",
+        help="the restores run in REGION: operators', scheduled and warm-standby ones",
+        description="Every restore the Restore workflow of REGION ran or runs, newest first: id, source and "
+        "target ledger, mode, recovery points, state, start, duration and verification.",
+    )
+    listing.add_argument("--source-ledger", default=None)
+    listing.add_argument("--target-ledger", default=None)
+    listing.add_argument("--json", action="store_true")
+    _common(listing)
+    listing.set_defaults(run=run_list)
     for name, helptext, runner in (
         ("status", "a restore's state and progress", run_status),
         ("retry", "run again only what did not succeed", run_retry),
@@ -133,20 +149,23 @@ def _start(env: Environment, deployed: Any, name: str, request: dict[str, Any], 
 
 
 def _dry_run(args: argparse.Namespace, env: Environment, vault: Vault, region: str) -> int:
+    """The plan the restore would make — the vault verified, the blocks up to the cut read —
+    with nothing written anywhere."""
     request = RestoreRequest.parse(_request(args, region), region)
-    points = Catalog(vault).recovery_points(request.source_ledger)
-    chosen, cut = select(points, request)
-    revisions = sum(p.revisions for p in chosen)
+    current = targets.state(request.target) if request.incremental else None
+    planned = planning.plan("dry-run", request, vault, current.watermark if current else -1, datetime.now(UTC))
     rate = _measured_rate(vault, request.source_ledger)
     basis = "measured by earlier restores" if rate != DEFAULT_REVISIONS_PER_SECOND else "assumed: no earlier restore"
+    points = planned.points
     lines = [
         f"plan: restore {request.source_ledger} into {request.target.ledger} ({request.mode.value}) in {region}",
-        f"recovery points: {len(chosen)} ({chosen[0].recovery_point_id} … {chosen[-1].recovery_point_id})"
-        if chosen
-        else "recovery points: none",
-        f"blocks: up to {cut if cut is not None else 'the block at ' + str(request.at)}",
-        f"revisions: {revisions:,} in {request.partitions} partitions, {request.max_concurrency} at a time",
-        f"estimated duration: {revisions / rate / 60:.1f} min at {rate:,.0f} revisions/s ({basis})",
+        f"recovery points: {len(points)} ({points[0].recovery_point_id} … {points[-1].recovery_point_id})"
+        if points
+        else "recovery points: none (the target already holds them)",
+        f"blocks: {planned.after + 1} to {planned.cut} ({planned.blocks:,} blocks), verified in the vault",
+        f"tables: {', '.join(planned.schema.to_json()['tables']) or '(none)'}",
+        f"revisions: {planned.revisions:,} in {request.partitions} partitions, {request.max_concurrency} at a time",
+        f"estimated duration: {planned.revisions / rate / 60:.1f} min at {rate:,.0f} revisions/s ({basis})",
     ]
     env.stdout.write("\n".join(lines) + "\n")
     return ExitStatus.OK
@@ -169,18 +188,34 @@ def _execution(region: str | None, restore_id: str) -> tuple[Any, Any, dict[str,
     try:
         description = sfn.describe_execution(executionArn=arn)
     except sfn.exceptions.ExecutionDoesNotExist as exc:
-        raise QldbDrError(f"no restore {restore_id} in {deployed.region}") from exc
+        raise QldbDrError(
+            f"no restore {restore_id} in {deployed.region}", hint="list them with `qldb-dr restore list`"
+        ) from exc
     return deployed, sfn, description
 
 
-def _report(vault: Vault, source: str, restore_id: str) -> dict[str, Any] | None:
+def _source(execution_input: dict[str, Any], vault: Vault) -> str | None:
+    """The source ledger of a restore, from its execution's input: named by the operator, or
+    the ledger of the recovery point whose arrival started a standby's restore."""
+    if execution_input.get("sourceLedger"):
+        return str(execution_input["sourceLedger"])
+    key = execution_input.get("catalogKey")
+    return ledger_of(vault.prefix, str(key)) if key else None
+
+
+def _read(vault: Vault, source: str | None, restore_id: str, name: str) -> dict[str, Any] | None:
+    """`plan.json` or `report.json` of a restore, if the vault has it."""
+    if source is None:
+        return None
     try:
-        report: dict[str, Any] = json.loads(
-            vault.store.read(f"{vault.prefix}{source}/restores/{restore_id}/report.json")
-        )
+        value: dict[str, Any] = json.loads(vault.store.read(f"{vault.prefix}{source}/restores/{restore_id}/{name}"))
     except ObjectNotFoundError:
         return None
-    return report
+    return value
+
+
+def _report(vault: Vault, source: str | None, restore_id: str) -> dict[str, Any] | None:
+    return _read(vault, source, restore_id, "report.json")
 
 
 def _summary(report: dict[str, Any]) -> str:
@@ -213,39 +248,145 @@ def _summary(report: dict[str, Any]) -> str:
 
 def run_status(args: argparse.Namespace, env: Environment) -> int:
     deployed, _sfn, description = _execution(args.region, args.restore_id)
-    request = json.loads(description["input"])
+    execution_input = json.loads(description["input"])
+    restore_id = str(execution_input.get("restoreId") or args.restore_id)  # a retry continues its restore
     vault = _vault(args, deployed.vault_bucket)
-    base = f"{vault.prefix}{request.get('sourceLedger', '')}/restores/{args.restore_id}/"
-    try:
-        plan = json.loads(vault.store.read(base + "plan.json"))
-    except ObjectNotFoundError:
-        plan = {}
-    done = [json.loads(vault.store.read(k)) for k in vault.store.list(base + "replayed/")]
-    total = int(plan.get("partitions", request.get("partitions", 0)) or 0)
+    source = _source(execution_input, vault)
+    plan = _read(vault, source, restore_id, "plan.json") or {}
+    report = _report(vault, source, restore_id)
+    base = f"{vault.prefix}{source}/restores/{restore_id}/"
+    done = [json.loads(vault.store.read(k)) for k in vault.store.list(base + "replayed/")] if source else []
+    total = int(plan.get("partitions", 0) or 0)
     applied = sum(int(d.get("applied", 0)) for d in done)
-    started = description["startDate"]
-    elapsed = max((datetime.now(UTC) - started).total_seconds(), 0.001)
-    rate = applied / elapsed
+    running = description["status"] == "RUNNING"
+    if report is not None and not running:  # finished: its measured duration, not time since it started
+        elapsed = float(report["durationSeconds"])
+    else:
+        end = description.get("stopDate") or datetime.now(UTC)
+        elapsed = (end - description["startDate"]).total_seconds()
+    rate = applied / max(elapsed, 0.001)
     remaining = max(int(plan.get("revisions", 0)) - applied, 0)
     status = {
-        "restoreId": args.restore_id,
+        "restoreId": restore_id,
+        "execution": args.restore_id,
+        "sourceLedger": source,
+        "targetLedger": plan.get("request", {}).get("targetLedger") or execution_input.get("targetLedger"),
         "state": description["status"],
+        "result": None if report is None else report["status"],
         "partitionsDone": len(done),
         "partitionsTotal": total,
         "revisionsApplied": applied,
         "revisionsPlanned": plan.get("revisions"),
         "revisionsPerSecond": round(rate, 1),
-        "etaSeconds": None if description["status"] != "RUNNING" or rate == 0 else round(remaining / rate),
+        "elapsedSeconds": round(elapsed, 3),
+        "etaSeconds": round(remaining / rate) if running and rate > 0 else None,
     }
     if args.json:
         env.stdout.write(json.dumps(status) + "\n")
-    else:
-        eta = "" if status["etaSeconds"] is None else f", ETA {status['etaSeconds']} s"
-        env.stdout.write(
-            f"restore {args.restore_id}: {status['state']}, partitions {len(done)}/{total} done, "
-            f"{applied:,} revisions applied at {rate:,.0f}/s{eta}\n"
-        )
+        return ExitStatus.OK
+    if not plan:
+        reason = _failure(description) if description["status"] != "RUNNING" else "planning"
+        env.stdout.write(f"restore {restore_id}: {description['status']}, no plan in the vault ({reason})\n")
+        return ExitStatus.OK
+    eta = "" if status["etaSeconds"] is None else f", ETA {status['etaSeconds']} s"
+    result = "" if report is None else f" ({report['status']})"
+    env.stdout.write(
+        f"restore {restore_id}: {description['status']}{result}, {source} -> {status['targetLedger']}, "
+        f"partitions {len(done)}/{total} done, {applied:,} of {int(plan.get('revisions', 0)):,} revisions applied "
+        f"at {rate:,.0f}/s{eta}\n"
+    )
     return ExitStatus.OK
+
+
+def _failure(description: dict[str, Any]) -> str:
+    error, cause = description.get("error"), description.get("cause")
+    if not error:
+        return "nothing to restore" if description["status"] == "SUCCEEDED" else description["status"].lower()
+    return f"{error}: {cause}" if cause else str(error)
+
+
+def run_list(args: argparse.Namespace, env: Environment) -> int:
+    deployed = workflow(RESTORE, args.region)
+    vault = _vault(args, deployed.vault_bucket)
+    sfn = aws_client("stepfunctions", deployed.region)
+    rows: dict[str, dict[str, Any]] = {}
+    executions = [
+        e
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=deployed.arn)
+        for e in page["executions"]
+    ]
+    for execution in sorted(executions, key=lambda e: e["startDate"]):
+        description = sfn.describe_execution(executionArn=execution["executionArn"])
+        execution_input = json.loads(description.get("input") or "{}")
+        source = _source(execution_input, vault)
+        restore_id = str(execution_input.get("restoreId") or execution["name"])
+        plan = _read(vault, source, restore_id, "plan.json")
+        if plan is None and execution["status"] == "SUCCEEDED":
+            continue  # a recovery point of a ledger with no standby: nothing was restored
+        request = (plan or {}).get("request") or execution_input
+        if args.source_ledger and source != args.source_ledger:
+            continue
+        if args.target_ledger and request.get("targetLedger") != args.target_ledger:
+            continue
+        report = _report(vault, source, restore_id)
+        row = rows.setdefault(
+            restore_id, {"restoreId": restore_id, "executions": 0, "startedAt": execution["startDate"]}
+        )
+        row.update(
+            sourceLedger=source,
+            targetLedger=request.get("targetLedger"),
+            mode=request.get("mode", "latest"),
+            standby="catalogKey" in execution_input or bool(row.get("standby")),
+            recoveryPoints=len((plan or {}).get("recoveryPoints", [])),
+            toBlock=(plan or {}).get("cut"),
+            state=execution["status"],
+            executions=row["executions"] + 1,
+            durationSeconds=None if report is None else report["durationSeconds"],
+            verification=None if report is None else report["status"],
+        )
+    listed = sorted(rows.values(), key=lambda r: r["startedAt"], reverse=True)
+    if args.json:
+        env.stdout.write(
+            json.dumps(listed, default=lambda v: iso(v) if isinstance(v, datetime) else str(v), indent=2) + "\n"
+        )
+        return ExitStatus.OK
+    if not listed:
+        env.stdout.write(f"no restores in {deployed.region}\n")
+        return ExitStatus.OK
+    out = Console(file=env.stdout, highlight=False, width=None if _terminal(env) else 100_000)
+    table = Table(show_edge=False, pad_edge=False, box=None)
+    for column in (
+        "RESTORE",
+        "SOURCE",
+        "TARGET",
+        "MODE",
+        "POINTS",
+        "TO BLOCK",
+        "STATE",
+        "STARTED (UTC)",
+        "DURATION",
+        "VERIFIED",
+    ):
+        table.add_column(column, no_wrap=True)
+    for row in listed:
+        table.add_row(
+            row["restoreId"] + (" (standby)" if row["standby"] else ""),
+            str(row["sourceLedger"] or "?"),
+            str(row["targetLedger"] or "?"),
+            str(row["mode"]),
+            str(row["recoveryPoints"]),
+            "" if row["toBlock"] is None else f"{row['toBlock']:,}",
+            row["state"] + (f" ({row['executions']} runs)" if row["executions"] > 1 else ""),
+            f"{row['startedAt'].astimezone(UTC):%Y-%m-%d %H:%M:%S}",
+            "" if row["durationSeconds"] is None else f"{row['durationSeconds']:.1f} s",
+            row["verification"] or "",
+        )
+    out.print(table)
+    return ExitStatus.OK
+
+
+def _terminal(env: Environment) -> bool:
+    return bool(getattr(env.stdout, "isatty", lambda: False)())
 
 
 def run_retry(args: argparse.Namespace, env: Environment) -> int:
@@ -259,9 +400,19 @@ def run_retry(args: argparse.Namespace, env: Environment) -> int:
 
 def run_report(args: argparse.Namespace, env: Environment) -> int:
     deployed, _, description = _execution(args.region, args.restore_id)
-    request = json.loads(description["input"])
-    report = _report(_vault(args, deployed.vault_bucket), request.get("sourceLedger", ""), args.restore_id)
+    execution_input = json.loads(description["input"])
+    vault = _vault(args, deployed.vault_bucket)
+    restore_id = str(execution_input.get("restoreId") or args.restore_id)
+    report = _report(vault, _source(execution_input, vault), restore_id)
     if report is None:
-        raise QldbDrError(f"restore {args.restore_id} has no report yet (state {description['status']})")
+        if description["status"] == "RUNNING":
+            raise QldbDrError(
+                f"restore {restore_id} is still running", hint=f"follow it: qldb-dr restore status {restore_id}"
+            )
+        raise QldbDrError(
+            f"restore {restore_id} wrote no report: it ended {description['status']} before its report "
+            f"({_failure(description)})",
+            hint=f"run it again from where it stopped: qldb-dr restore retry {restore_id}",
+        )
     env.stdout.write((json.dumps(report, indent=2) if args.json else _summary(report)) + "\n")
     return ExitStatus.OK if report["status"] in ("OK", SUPERSEDED) else ExitStatus.FAILED

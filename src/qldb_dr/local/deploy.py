@@ -142,7 +142,8 @@ def _standby_rule(events: Any, bucket: str, restore_arn: str, role: str) -> None
     pattern = {
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],
-        "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"suffix": ".json"}]}},
+        # recovery points only (`<prefix><ledger>/catalog/<window>.json`), not the objects restores write
+        "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"wildcard": "*/catalog/*.json"}]}},
     }
     events.put_rule(
         Name=STANDBY_RULE,

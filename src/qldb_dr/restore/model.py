@@ -38,6 +38,7 @@ DOCUMENTS_PER_TRANSACTION = 40  # QLDB's limit, bookkeeping included
 USER_DOCUMENTS_PER_TRANSACTION = DOCUMENTS_PER_TRANSACTION - 2  # + the partition and batch documents
 BYTES_PER_TRANSACTION = 3_500_000  # under QLDB's 4 MB, with room for bookkeeping
 DEFAULT_PARTITIONS = 16
+DEFAULT_MAX_CONCURRENCY = 8
 
 
 class Mode(enum.Enum):
@@ -121,7 +122,7 @@ class RestoreRequest:
     block: int | None = None
     incremental: bool = False  # only what the target's watermark does not cover (standby)
     partitions: int = DEFAULT_PARTITIONS
-    max_concurrency: int = 8
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
 
     @classmethod
     def parse(cls, event: Any, region: str) -> RestoreRequest:
@@ -134,17 +135,16 @@ class RestoreRequest:
             mode = Mode(event.get("mode", "latest"))
         except ValueError as exc:
             raise InvalidInputError(f"mode must be latest or history, not {event.get('mode')!r}") from exc
-        try:
-            at = None if event.get("at") is None else parse_time(str(event["at"]))
-            block = None if event.get("block") is None else int(event["block"])
-            partitions = int(event.get("partitions") or DEFAULT_PARTITIONS)
-            concurrency = int(event.get("maxConcurrency") or 8)
-        except ValueError as exc:
-            raise InvalidInputError(f"bad restore input: {exc}") from exc
+        at = None if event.get("at") is None else parse_time(str(event["at"]))
+        block = _count(event, "block", None)
+        partitions = _count(event, "partitions", DEFAULT_PARTITIONS)
+        concurrency = _count(event, "maxConcurrency", DEFAULT_MAX_CONCURRENCY)
         if block is not None and block < 0:
             raise InvalidInputError("block must be a block sequence number (0 or more)")
-        if not 1 <= partitions <= 1024 or not 1 <= concurrency <= 1000:
-            raise InvalidInputError("partitions must be 1-1024 and maxConcurrency 1-1000")
+        if not 1 <= partitions <= 1024:
+            raise InvalidInputError(f"partitions must be 1 to 1024, not {partitions}")
+        if not 1 <= concurrency <= 1000:
+            raise InvalidInputError(f"maxConcurrency must be 1 to 1000, not {concurrency}")
         return cls(
             source_ledger=str(event["sourceLedger"]),
             target=Target(str(event["targetLedger"]), str(event.get("targetRegion") or region)),
@@ -172,12 +172,29 @@ class RestoreRequest:
         }
 
 
+def _count(event: dict[str, Any], name: str, default: int | None) -> Any:
+    value = event.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{name} must be a whole number, not {value!r}") from exc
+
+
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_time(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    """An ISO 8601 time; UTC when it has no offset."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidInputError(
+            f"{text!r} is not a time: use ISO 8601, e.g. 2026-12-06T14:30:00Z, 2026-12-06T14:30:00.250+01:00 or "
+            "2026-12-06 (UTC when no offset is given)"
+        ) from exc
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 

@@ -42,7 +42,9 @@ def _failure(details: dict[str, Any]) -> str:
     return f"{error}: {cause}".strip(": ")
 
 
-def _steps(event: dict[str, Any]) -> Iterator[Step]:
+def _steps(event: dict[str, Any], state: str | None) -> Iterator[Step]:
+    """The steps of one history event; `state` is the state the execution is in (a task's
+    failure event names no state: the step carries the state's name)."""
     kind, at = event["type"], event.get("timestamp")
     if kind.endswith("StateEntered"):
         yield Step("entered", event["stateEnteredEventDetails"]["name"], at)
@@ -50,7 +52,7 @@ def _steps(event: dict[str, Any]) -> Iterator[Step]:
         yield Step("exited", event["stateExitedEventDetails"]["name"], at)
     elif kind.endswith("Failed") and not kind.startswith("Execution"):
         details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-        yield Step("failed", kind.removesuffix("Failed"), at, _failure(details))
+        yield Step("failed", state or kind.removesuffix("Failed"), at, _failure(details))
 
 
 class Watcher:
@@ -62,6 +64,7 @@ class Watcher:
         self.interval = interval
         self.sleep = sleep
         self._seen = 0
+        self._state: str | None = None  # the state last entered
         self._map_counts: dict[str, dict[str, int]] = {}
 
     def follow(self) -> Iterator[Step]:
@@ -106,7 +109,10 @@ class Watcher:
         for event in sorted(events, key=lambda e: e["id"]):
             if event["id"] > self._seen:
                 self._seen = event["id"]
-                yield from _steps(event)
+                for step in _steps(event, self._state):
+                    if step.kind == "entered":
+                        self._state = step.name
+                    yield step
 
     def _map_runs(self) -> Iterator[Step]:
         try:

@@ -14,6 +14,10 @@
    past ~1,000 items per worker); unlimited MaxConcurrency means `UNLIMITED_WORKERS`
    threads; DescribeMapRun's counts stay right after failures.
 
+4. ListMapRuns and DescribeMapRun answer while an execution's worker is still starting
+   (moto reads `exec_worker.env`, None until the worker's thread runs, and logs a traceback
+   for the first poll of every execution).
+
 tests/aws/test_stepfunctions.py fails if a moto upgrade breaks one of these, and
 `install()` fails loudly if an attribute it replaces is gone.
 """
@@ -391,6 +395,30 @@ def _write_results(env: Any, resource_runtime_part: Any, state_credentials: Any)
     env.stack.append({"MapRunArn": arn, "ResultWriterDetails": {"Bucket": bucket, "Key": f"{base}manifest.json"}})
 
 
+def _run_records(execution: Any) -> Any:
+    """An execution's Map Run records, or None while its worker has not started."""
+    worker = getattr(execution, "exec_worker", None)
+    env = getattr(worker, "env", None)
+    return None if env is None else env.map_run_record_pool_manager
+
+
+def _list_map_runs(self: Any, execution_arn: str) -> dict[str, Any]:
+    runs = _run_records(self.describe_execution(execution_arn=execution_arn))
+    return {"mapRuns": [] if runs is None else [record.list_item() for record in runs.get_all()]}
+
+
+def _describe_map_run(self: Any, map_run_arn: str) -> dict[str, Any]:
+    from moto.stepfunctions.parser.api import ResourceNotFound
+
+    for execution in self._get_executions():
+        runs = _run_records(execution)
+        record = None if runs is None else runs.get(map_run_arn)
+        if record is not None:
+            described: dict[str, Any] = record.describe()
+            return described
+    raise ResourceNotFound(f"Map Run {map_run_arn} does not exist")  # moto's own raise lacks the message
+
+
 def install() -> None:
     """Patch moto's Distributed Map (idempotent)."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
@@ -407,6 +435,7 @@ def install() -> None:
         resource_eval_s3,
     )
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map import StateMap
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
     from qldb_dr.local.aws.patching import first_time, replace, require
 
@@ -425,3 +454,7 @@ def install() -> None:
     replace(StateMap, "_eval_execution", _map_state_writes_results(StateMap._eval_execution))
     replace(result_writer_decl.ResultWriter, "_eval_body", _result_writer_eval_body)
     replace(resource_eval_s3.ResourceEvalS3, "_handle_put_object", staticmethod(_write_results))
+    # 4: Map Runs listed and described before an execution's worker has started.
+    require(StepFunctionsParserBackend, "_get_executions")
+    replace(StepFunctionsParserBackend, "list_map_runs", _list_map_runs)
+    replace(StepFunctionsParserBackend, "describe_map_run", _describe_map_run)
