@@ -121,6 +121,12 @@ class PredecessorMissingError(QldbDrError):
     arrived yet (replication in flight). Retryable: wait, then run again."""
 
 
+class ReplicationPendingError(QldbDrError):
+    """A recovery point is in the vault's catalog but some object of its export is not (S3
+    replication carries objects in no particular order). Retryable: wait, then run again; if
+    the object never arrives, the vault lost it."""
+
+
 class VaultVerificationError(QldbDrError):
     """The vault failed verification at restore time (tampering or corruption); nothing was
     written to the target. Not retryable from this vault."""

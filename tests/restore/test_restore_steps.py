@@ -13,7 +13,13 @@ from amazon.ion.equivalence import ion_equals
 from pyqldb.driver.qldb_driver import QldbDriver
 
 from qldb_dr.backup import Settings
-from qldb_dr.errors import NoRecoveryPointsError, OutOfRangeError, TargetNotEmptyError, VaultVerificationError
+from qldb_dr.errors import (
+    NoRecoveryPointsError,
+    OutOfRangeError,
+    ReplicationPendingError,
+    TargetNotEmptyError,
+    VaultVerificationError,
+)
 from qldb_dr.ion import dump_binary
 from qldb_dr.restore import workflow
 from qldb_dr.restore.model import Target
@@ -339,3 +345,33 @@ def test_history_restore_replays_a_no_op_update_as_a_version(source: tuple[Runni
     statement = "SELECT h.metadata.version AS v, h.data FROM history(Vehicle) AS h WHERE h.data.VIN = 'V00001'"
     source_versions = sorted(r["v"] for r in rows(driver, statement))
     assert source_versions == [0, 1] and sorted(r["v"] for r in rows(_target(running, "noop"), statement)) == [0, 1]
+
+
+def test_recovery_point_whose_export_has_not_arrived_waits_for_replication(
+    source: tuple[Running, QldbDriver, Settings],
+) -> None:
+    """Replication keeps no order: the catalog object can reach the DR vault before the export
+    it describes. Plan Restore then says what is missing, as a retryable error, and the same
+    restore succeeds once the objects are there."""
+    running, _, settings = source
+    point = backup(running, settings)
+    s3 = running.client("s3")
+    s3.create_bucket(Bucket="vault-early")
+
+    def arrive(key: str) -> None:
+        s3.copy_object(Bucket="vault-early", Key=key, CopySource={"Bucket": "vault-primary", "Key": key})
+
+    catalog = next(
+        k for k in (o["Key"] for o in s3.list_objects_v2(Bucket="vault-primary")["Contents"]) if "/catalog/" in k
+    )
+    arrive(catalog)
+    request = {"sourceLedger": "orders", "targetLedger": "early", "targetRegion": "us-west-2"}
+    with pytest.raises(ReplicationPendingError) as error:
+        workflow.plan_restore(request, "us-east-1", "vault-early", "", "e1")
+    assert f"recovery point {point.recovery_point_id} has not fully reached this vault" in str(error.value)
+    assert running.client("qldb", "us-west-2").list_ledgers()["Ledgers"] == []
+    for key in [o["Key"] for o in s3.list_objects_v2(Bucket="vault-primary")["Contents"]]:
+        if key != catalog:
+            arrive(key)
+    planned = workflow.plan_restore(request, "us-east-1", "vault-early", "", "e2")
+    assert planned["revisions"] > 0

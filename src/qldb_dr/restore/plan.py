@@ -19,9 +19,10 @@ from qldb_dr.errors import (
     NoRecoveryPointsError,
     OutOfRangeError,
     PredecessorMissingError,
+    ReplicationPendingError,
     VaultVerificationError,
 )
-from qldb_dr.journal.export import discover, open_export
+from qldb_dr.journal.export import COMPLETED_SUFFIX, PROOF_SUFFIX, STARTED_SUFFIX, discover, open_export
 from qldb_dr.journal.models import Block
 from qldb_dr.journal.reader import read_blocks
 from qldb_dr.journal.verify import verify_source
@@ -205,6 +206,7 @@ def plan(restore_id: str, request: RestoreRequest, vault: Vault, watermark: int,
     chosen, cut = select(points, request)
     selected = beyond(chosen, watermark)
     check_chain(selected, watermark)
+    _arrived(vault, selected)
     _verify(vault, selected)
     # The schema is learnt from the whole chain, the blocks already applied included: an
     # incremental restore's new recovery points may not touch every table.
@@ -217,6 +219,23 @@ def plan(restore_id: str, request: RestoreRequest, vault: Vault, watermark: int,
             hint="restore the earlier point into a new target ledger",
         )
     return Plan(restore_id, request, selected, cut, watermark, schema, objects, revisions, blocks, now)
+
+
+def _arrived(vault: Vault, points: list[RecoveryPoint]) -> None:
+    """Every object of the recovery points' exports is in the vault: a catalog object can
+    reach the DR vault before the export it describes (replication keeps no order)."""
+    for point in points:
+        head = point.export_head
+        expected = [head + STARTED_SUFFIX, head + PROOF_SUFFIX, *point.objects]
+        if point.strand_id is not None:
+            expected.append(f"{head}.{point.strand_id}{COMPLETED_SUFFIX}")
+        missing = next((k for k in expected if not vault.store.exists(k)), None)
+        if missing is not None:
+            raise ReplicationPendingError(
+                f"recovery point {point.recovery_point_id} has not fully reached this vault: "
+                f"{vault.store.describe(missing)} is missing",
+                hint="replication is in flight: retry later; if it never arrives, use the other region's vault",
+            )
 
 
 def _verify(vault: Vault, points: list[RecoveryPoint]) -> None:
