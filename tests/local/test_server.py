@@ -48,3 +48,25 @@ def test_server_shutdown_when_loop_stops_before_its_wakeup_is_written_closes_cle
         server.shutdown()
     assert not serving.is_alive()
     assert all(_inode(fd) != inode for fd, inode in zip(pipe, inodes, strict=True))
+
+
+def test_server_serves_with_more_than_1024_descriptors_open() -> None:
+    """Each ledger keeps SQLite descriptors per thread: a busy endpoint passes select()'s limit
+    of 1024 descriptors. The serving loop must go on answering (it polls)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1400:
+        raise AssertionError(f"this machine allows {hard} descriptors; the test needs 1,400")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1400), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    server = start(_hello)
+    try:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        answer = requests.get(f"http://127.0.0.1:{server.port}/", timeout=5)
+        assert answer.status_code == 200 and answer.text == "hello"
+    finally:
+        server.shutdown()
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -33,6 +33,10 @@ class Server:
             channel_timeout=900,
             connection_limit=1000,
             clear_untrusted_proxy_headers=True,
+            # poll(), not select(): select() refuses descriptors past 1024, and every ledger
+            # holds a few per thread (SQLite and its WAL) — with a few dozen ledgers the serving
+            # loop died on its first select() and every request hung.
+            asyncore_use_poll=True,
         )
         self.port: int = int(self._server.effective_port)
         self._stopped = threading.Event()
@@ -94,7 +98,8 @@ def run_until_stopped(server: Server, on_ready: Callable[[], None], on_stop: Cal
     try:
         on_ready()
         while not stopping.wait(timeout=0.2):
-            pass
+            if not serving.is_alive():
+                raise RuntimeError("the endpoint's serving loop ended unexpectedly; see the log above")
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
