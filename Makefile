@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: check lint format typecheck test examples bench
+.PHONY: check lint format typecheck test fuzz examples bench
 
 check: lint typecheck test
 
@@ -20,6 +20,12 @@ typecheck:
 
 test:
 	$(PY) -m pytest -q
+
+# More generated ledger histories than CI runs, from a random seed (SEED=<n> replays one):
+#   make fuzz SEEDS=50 [SEED=1234]
+SEEDS ?= 20
+fuzz:
+	QLDB_DR_FUZZ_EXAMPLES=$(SEEDS) $(PY) -m pytest -q tests/differential $(if $(SEED),--hypothesis-seed=$(SEED))
 
 # The sample vault shipped in examples/ is generated, never hand-edited.
 examples:
