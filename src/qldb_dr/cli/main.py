@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import enum
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -80,6 +81,10 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     except KeyboardInterrupt:
         env.stderr.write("qldb-dr: interrupted\n")
         return ExitStatus.INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
+        if env.stdout is sys.stdout:  # nor at exit, when Python flushes stdout again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitStatus.OK
     except Exception as exc:  # a bug: still one line, the traceback only on request
         if args.debug:
             traceback.print_exc(file=env.stderr)

@@ -24,8 +24,10 @@ from qldb_dr.store.s3 import S3Store
 from qldb_dr.workflows.deployment import RESTORE, workflow
 from qldb_dr.workflows.watch import Watcher, describe
 
-# Replay throughput assumed by --dry-run when the vault holds no earlier restore report to learn from.
+# Replay throughput assumed by --dry-run when the vault holds no report of an earlier restore
+# big enough to learn from (a small one's rate is mostly its fixed cost: planning, a new ledger).
 DEFAULT_REVISIONS_PER_SECOND = 500
+RATE_SAMPLE_REVISIONS = 1_000
 
 
 def register(commands: Any) -> None:
@@ -155,14 +157,23 @@ def _dry_run(args: argparse.Namespace, env: Environment, vault: Vault, region: s
     current = targets.state(request.target) if request.incremental else None
     planned = planning.plan("dry-run", request, vault, current.watermark if current else -1, datetime.now(UTC))
     rate = _measured_rate(vault, request.source_ledger)
-    basis = "measured by earlier restores" if rate != DEFAULT_REVISIONS_PER_SECOND else "assumed: no earlier restore"
+    basis = (
+        "measured by earlier restores"
+        if rate != DEFAULT_REVISIONS_PER_SECOND
+        else f"assumed: no earlier restore of {RATE_SAMPLE_REVISIONS:,}+ revisions"
+    )
     points = planned.points
+    span = (
+        f"{points[0].recovery_point_id} … {points[-1].recovery_point_id}"
+        if len(points) > 1
+        else " ".join(p.recovery_point_id for p in points)
+    )
     lines = [
         f"plan: restore {request.source_ledger} into {request.target.ledger} ({request.mode.value}) in {region}",
-        f"recovery points: {len(points)} ({points[0].recovery_point_id} … {points[-1].recovery_point_id})"
-        if points
-        else "recovery points: none (the target already holds them)",
-        f"blocks: {planned.after + 1} to {planned.cut} ({planned.blocks:,} blocks), verified in the vault",
+        f"recovery points: {len(points)} ({span})" if points else "recovery points: none new",
+        f"blocks: {planned.after + 1} to {planned.cut} ({planned.blocks:,} blocks), verified in the vault"
+        if planned.blocks
+        else f"blocks: none (the target holds the source up to block {planned.after})",
         f"tables: {', '.join(planned.schema.to_json()['tables']) or '(none)'}",
         f"revisions: {planned.revisions:,} in {request.partitions} partitions, {request.max_concurrency} at a time",
         f"estimated duration: {planned.revisions / rate / 60:.1f} min at {rate:,.0f} revisions/s ({basis})",
@@ -176,7 +187,7 @@ def _measured_rate(vault: Vault, source: str) -> float:
     for key in vault.store.list(f"{vault.prefix}{source}/restores/"):
         if key.endswith("/report.json"):
             report = json.loads(vault.store.read(key))
-            if report.get("durationSeconds") and report.get("revisions"):
+            if report.get("durationSeconds") and report.get("revisions", 0) >= RATE_SAMPLE_REVISIONS:
                 rates.append(report["revisions"] / report["durationSeconds"])
     return max(rates[-5:]) if rates else DEFAULT_REVISIONS_PER_SECOND
 
