@@ -22,7 +22,7 @@ from typing import Any
 
 from qldb_dr.checks import Check
 from qldb_dr.errors import CatalogError, ObjectExistsError, ObjectNotFoundError, QldbDrError, RecoveryPointConflictError
-from qldb_dr.journal.export import Proof, discover
+from qldb_dr.journal.export import Proof, discover, open_export
 from qldb_dr.journal.models import BlockAddress
 from qldb_dr.journal.verify import Report, verify_source
 from qldb_dr.store import Store
@@ -161,6 +161,16 @@ class RecoveryPoint:
             raise
         except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
             raise CatalogError(f"{location}: not a qldb-dr recovery point ({type(exc).__name__}: {exc})") from exc
+
+
+def data_keys(store: Store, point: RecoveryPoint) -> list[str]:
+    """Where the data objects of a recovery point's export are in `store`, in journal order
+    (the keys its completed manifest lists, re-rooted where the vault keeps them)."""
+    ref = next(r for r in discover(store.scoped(point.export_head)) if r.head == point.export_head)
+    export = open_export(store, ref)
+    if export.completed is None:
+        raise CatalogError(f"recovery point {point.recovery_point_id}: its export has no completed manifest")
+    return [export.store_key(key) for key in export.completed.keys]
 
 
 class Catalog:

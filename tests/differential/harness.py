@@ -5,22 +5,21 @@ independently through pyqldb and compared with the model (`qldb_dr.restore.expec
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from pyqldb.driver.qldb_driver import QldbDriver
 
-from qldb_dr.backup import Settings, plan_window, record, verify_export
+from qldb_dr.backup import Settings
 from qldb_dr.catalog import RecoveryPoint, Vault
 from qldb_dr.ion import ion_hash
 from qldb_dr.restore import expected as model
 from qldb_dr.restore import workflow
 from qldb_dr.restore.model import PROJECT_TABLES
 from qldb_dr.store.s3 import S3Store
-from tests.backup.conftest import ROLE, wait_exports
+from tests.backup.conftest import ROLE
+from tests.backup.test_backup_steps import _backup
 from tests.differential.workload import Runner, Workload
 from tests.local.conftest import Running
 
@@ -50,25 +49,7 @@ class Source:
         )
 
     def backup(self) -> RecoveryPoint:
-        settings = self.settings()
-        backup, qldb = settings.backup(), settings.qldb()
-        time.sleep(0.002)  # windows are in milliseconds: let the clock pass the last commit
-        plan = plan_window(backup, qldb, now=datetime.now(UTC), settle_seconds=0)
-        assert plan is not None
-        export_id = qldb.export(
-            self.ledger,
-            start=plan.start,
-            end=plan.end,
-            bucket=self.bucket,
-            prefix=backup.export_prefix,
-            role_arn=ROLE,
-            output_format=settings.output_format,
-        )
-        wait_exports(self.running)
-        verified = verify_export(backup, qldb, plan, export_id)
-        point = record(
-            backup, plan, verified, output_format=settings.output_format, now=datetime.now(UTC), execution=None
-        )
+        point = _backup(self.running, self.settings())
         self.points.append(point)
         return point
 

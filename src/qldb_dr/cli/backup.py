@@ -8,11 +8,9 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from qldb_dr.aws import client as aws_client
 from qldb_dr.catalog import Catalog, RecoveryPoint, Vault
+from qldb_dr.cli import output
 from qldb_dr.cli.main import Environment, ExitStatus
 from qldb_dr.cli.strategies import register_schedule
 from qldb_dr.errors import QldbDrError
@@ -115,10 +113,7 @@ def run_list(args: argparse.Namespace, env: Environment) -> int:
     if not points:
         env.stdout.write(f"no recovery points of {args.ledger} in s3://{bucket}/{prefix}\n")
         return ExitStatus.OK
-    out = Console(file=env.stdout, highlight=False, width=None if _terminal(env) else 100_000)
-    table = Table(show_edge=False, pad_edge=False, box=None)
-    for column in ("RECOVERY POINT", "WINDOW (UTC)", "BLOCKS", "REVISIONS", "SIZE", "VERIFIED", "AGE"):
-        table.add_column(column, no_wrap=True)
+    table = output.table("RECOVERY POINT", "WINDOW (UTC)", "BLOCKS", "REVISIONS", "SIZE", "VERIFIED", "AGE")
     for point in points:
         table.add_row(
             point.recovery_point_id,
@@ -129,12 +124,8 @@ def run_list(args: argparse.Namespace, env: Environment) -> int:
             point.verification.get("status", "?"),
             _age(now - point.window_end),
         )
-    out.print(table)
+    output.console(env.stdout).print(table)
     return ExitStatus.OK
-
-
-def _terminal(env: Environment) -> bool:
-    return bool(getattr(env.stdout, "isatty", lambda: False)())
 
 
 def _window(point: RecoveryPoint) -> str:

@@ -8,11 +8,9 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from qldb_dr.aws import client as aws_client
 from qldb_dr.catalog import Vault
+from qldb_dr.cli import output
 from qldb_dr.cli.main import Environment, ExitStatus
 from qldb_dr.errors import ObjectNotFoundError, QldbDrError
 from qldb_dr.restore import plan as planning
@@ -364,21 +362,9 @@ def run_list(args: argparse.Namespace, env: Environment) -> int:
     if not listed:
         env.stdout.write(f"no restores in {deployed.region}\n")
         return ExitStatus.OK
-    out = Console(file=env.stdout, highlight=False, width=None if _terminal(env) else 100_000)
-    table = Table(show_edge=False, pad_edge=False, box=None)
-    for column in (
-        "RESTORE",
-        "SOURCE",
-        "TARGET",
-        "MODE",
-        "POINTS",
-        "TO BLOCK",
-        "STATE",
-        "STARTED (UTC)",
-        "DURATION",
-        "VERIFIED",
-    ):
-        table.add_column(column, no_wrap=True)
+    table = output.table(
+        "RESTORE", "SOURCE", "TARGET", "MODE", "POINTS", "TO BLOCK", "STATE", "STARTED (UTC)", "DURATION", "VERIFIED"
+    )
     for row in listed:
         table.add_row(
             row["restoreId"] + (" (standby)" if row["standby"] else ""),
@@ -392,12 +378,8 @@ def run_list(args: argparse.Namespace, env: Environment) -> int:
             "" if row["durationSeconds"] is None else f"{row['durationSeconds']:.1f} s",
             row["verification"] or "",
         )
-    out.print(table)
+    output.console(env.stdout).print(table)
     return ExitStatus.OK
-
-
-def _terminal(env: Environment) -> bool:
-    return bool(getattr(env.stdout, "isatty", lambda: False)())
 
 
 def run_retry(args: argparse.Namespace, env: Environment) -> int:

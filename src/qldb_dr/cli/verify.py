@@ -7,10 +7,10 @@ import json
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from qldb_dr.catalog import verify_vault
 from qldb_dr.checks import Status
+from qldb_dr.cli import output
 from qldb_dr.cli.main import Environment, ExitStatus
 from qldb_dr.journal.verify import Report
 from qldb_dr.store import open_store
@@ -49,16 +49,13 @@ def run(args: argparse.Namespace, env: Environment) -> int:
 def render(report: Report, env: Environment) -> None:
     # On a terminal rich fits the table to the screen; into a file or a pipe nothing wraps,
     # so each finding stays on one greppable line.
-    terminal = bool(getattr(env.stdout, "isatty", lambda: False)())
-    out = Console(file=env.stdout, highlight=False, width=None if terminal else 100_000)
+    out = output.console(env.stdout)
     blocks = report.counts.get("blocks", 0)
     out.print(
         f"[bold]{report.source}[/]  ledger [bold]{report.ledger_name or '?'}[/], "
         f"{len(report.exports)} exports, {blocks:,} blocks, {report.counts.get('revisions', 0):,} revisions"
     )
-    table = Table(show_edge=False, pad_edge=False, box=None)
-    table.add_column("CHECK", no_wrap=True)
-    table.add_column("STATUS", no_wrap=True)
+    table = output.table("CHECK", "STATUS")
     table.add_column("DETAIL")
     for check in report.checks:
         first = check.first()

@@ -33,9 +33,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from qldb_dr.catalog import Catalog, Vault
+from qldb_dr.catalog import Catalog, Vault, data_keys
 from qldb_dr.ion import ion_hash
-from qldb_dr.journal.export import discover, open_export
 from qldb_dr.journal.models import Block
 from qldb_dr.journal.reader import read_blocks
 
@@ -229,11 +228,7 @@ def journal(vault: Vault, source: str, cut: int | None = None) -> Iterator[Block
             continue
         if cut is not None and point.first_block.sequence_no > cut:
             return
-        ref = next(r for r in discover(store.scoped(point.export_head)) if r.head == point.export_head)
-        export = open_export(store, ref)
-        assert export.completed is not None
-        for key in export.completed.keys:
-            location = export.store_key(key)
+        for location in data_keys(store, point):
             yield from read_blocks(store.read(location), location)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from qldb_dr.catalog import Catalog, RecoveryPoint, Vault
+from qldb_dr.catalog import Catalog, RecoveryPoint, Vault, data_keys
 from qldb_dr.checks import Status
 from qldb_dr.errors import (
     NoRecoveryPointsError,
@@ -22,7 +22,7 @@ from qldb_dr.errors import (
     ReplicationPendingError,
     VaultVerificationError,
 )
-from qldb_dr.journal.export import COMPLETED_SUFFIX, PROOF_SUFFIX, STARTED_SUFFIX, discover, open_export
+from qldb_dr.journal.export import COMPLETED_SUFFIX, PROOF_SUFFIX, STARTED_SUFFIX
 from qldb_dr.journal.models import Block
 from qldb_dr.journal.reader import read_blocks
 from qldb_dr.journal.verify import verify_source
@@ -273,11 +273,7 @@ def _read(
     for point in points:
         if point.first_block is None:
             continue
-        ref = next(r for r in discover(store.scoped(point.export_head)) if r.head == point.export_head)
-        export = open_export(store, ref)
-        assert export.completed is not None
-        for key in export.completed.keys:
-            location = export.store_key(key)
+        for location in data_keys(store, point):
             object_first = object_last = None
             for block in read_blocks(store.read(location), location):
                 if request.at is not None and cut is None and block.timestamp > request.at:
