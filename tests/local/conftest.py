@@ -32,10 +32,10 @@ class Running:
 
     port: int
     data_dir: Path
-    endpoint: Endpoint | None = None
-    server: Any = None
-    process: subprocess.Popen[str] | None = None
-    drivers: list[QldbDriver] = field(default_factory=list)
+    endpoint: Endpoint | None = field(default=None, repr=False)
+    server: Any = field(default=None, repr=False)
+    process: subprocess.Popen[str] | None = field(default=None, repr=False)
+    drivers: list[QldbDriver] = field(default_factory=list, repr=False)
 
     @property
     def url(self) -> str:

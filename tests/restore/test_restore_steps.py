@@ -375,3 +375,37 @@ def test_recovery_point_whose_export_has_not_arrived_waits_for_replication(
             arrive(key)
     planned = workflow.plan_restore(request, "us-east-1", "vault-early", "", "e2")
     assert planned["revisions"] > 0
+
+
+def test_history_increment_redacting_next_to_a_table_dropped_since_verifies_ok(
+    source: tuple[Running, QldbDriver, Settings],
+) -> None:
+    """Found by `make fuzz`: the target holds a table the source dropped since (inactive on the
+    target too, and listed before the redacted document's table) when the increment brings a
+    redaction; applying it must not read the dropped table's history()."""
+    running, driver, settings = source
+    for statement in ("CREATE TABLE Later", "CREATE TABLE Kept"):
+        driver.execute_lambda(lambda t, s=statement: t.execute_statement(s))
+    driver.execute_lambda(lambda t: t.execute_statement("INSERT INTO Later ?", {"x": 1}))
+    driver.execute_lambda(lambda t: t.execute_statement("INSERT INTO Kept ?", {"k": 1}))
+    backup(running, settings)
+    request = {"sourceLedger": "orders", "targetLedger": "hist-drop", "targetRegion": "us-west-2", "mode": "history"}
+    assert restore(running, request, "hd1")["verification"]["status"] == "OK"
+    driver.execute_lambda(lambda t: t.execute_statement("DROP TABLE Later"))
+    driver.execute_lambda(lambda t: t.execute_statement("UPDATE Kept AS k SET k.k = 2"))
+    (first,) = rows(
+        driver, "SELECT h.blockAddress, h.metadata.id AS id FROM history(Kept) AS h WHERE h.metadata.version = 0"
+    )
+    (table,) = rows(driver, "SELECT tableId FROM information_schema.user_tables WHERE name = 'Kept'")
+    driver.execute_lambda(
+        lambda t: t.execute_statement(
+            "EXEC redact_revision ?, ?, ?", first["blockAddress"], table["tableId"], first["id"]
+        )
+    )
+    backup(running, settings)
+    result = restore(running, {**request, "incremental": True}, "hd2")
+    assert result["verification"]["status"] == "OK", result["verification"]
+    (redacted,) = rows(
+        _target(running, "hist-drop"), "SELECT h.dataHash FROM history(Kept) AS h WHERE h.metadata.version = 0"
+    )
+    assert redacted["dataHash"] is not None

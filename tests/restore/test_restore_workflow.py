@@ -171,6 +171,11 @@ def test_standby_follows_recovery_points_as_they_arrive(deployed: tuple[Running,
     assert status["partitionsDone"] == status["partitionsTotal"] > 0 and status["revisionsApplied"] > 0, status
     code, out, _ = run("restore", "report", newest, "--region", "us-west-2")
     assert code == 0 and "restore " + newest + ": OK" in out and "orders -> orders-standby" in out
+    _, out, _ = run("restore", "report", newest, "--region", "us-west-2", "--json")
+    duration = json.loads(out)["durationSeconds"]  # a finished restore's rate: over its measured duration
+    assert status["elapsedSeconds"] == duration and status["revisionsPerSecond"] == round(
+        status["revisionsApplied"] / duration, 1
+    )
     # The standby changed behind qldb-dr's back: the next restore fails verification; its report
     # is in the vault, and `status` and `report` read it (exit 1: the target is not the journal).
     tamper = "UPDATE Vehicle AS v SET v.Mileage = -1 WHERE v.VIN = 'V00005'"

@@ -409,7 +409,12 @@ class Replayer:
 
     def _redact(self, target_id: str, version: int) -> None:
         def run(txn: Any) -> None:
-            tables = list(txn.execute_statement("SELECT name, tableId FROM information_schema.user_tables"))
+            # Active tables only: a dropped one's history() cannot be read (nor its revisions redacted).
+            tables = list(
+                txn.execute_statement(
+                    "SELECT name, tableId FROM information_schema.user_tables WHERE status = 'ACTIVE'"
+                )
+            )
             for table in tables:
                 rows = list(
                     txn.execute_statement(
