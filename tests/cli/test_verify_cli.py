@@ -28,7 +28,7 @@ def test_cli_verify_shipped_sample_every_check_ok() -> None:
     for name in ("manifest", "block-hashes", "revision-hashes", "chain", "continuity", "digest-proof"):
         assert f"{name}" in out
     assert "FAILURE" not in out and "WARNING" not in out
-    assert "VERIFIED: all 6 checks OK" in out
+    assert "VERIFIED: all 8 checks OK" in out
 
 
 def test_cli_verify_tampered_copy_exit_1_names_block(tmp_path: Path) -> None:
@@ -55,6 +55,8 @@ def test_cli_verify_json_output_documented_shape(tmp_path: Path) -> None:
         "manifest",
         "block-hashes",
         "revision-hashes",
+        "block-fields",
+        "redactions",
         "chain",
         "continuity",
         "digest-proof",

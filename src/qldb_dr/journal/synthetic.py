@@ -267,7 +267,9 @@ def write_vault(
         strand = part[0].address.strand_id
         write_export(store, ExportPlan(manifest, strand, output_format, blocks_per_object), part)
         last = part[-1].address
-        tip = min(last.sequence_no + 5, len(blocks) - 1)
+        # The digest is taken after the export: past any redaction the export already shows
+        # (an export shows a revision redacted only if it was read after the redaction).
+        tip = min(max([last.sequence_no + 5, *_redactions_shown(blocks, part)]), len(blocks) - 1)
         proof = Proof(
             ledger_name=ledger_name,
             digest=merkle_root(hashes[: tip + 1]),
@@ -279,6 +281,22 @@ def write_vault(
         export_ids.append(export_id)
         window_start = window_end
     return export_ids
+
+
+def _redactions_shown(blocks: list[Block], part: list[Block]) -> list[int]:
+    """The blocks of the redactions of the revisions `part` shows redacted."""
+    shown = {
+        (r.document_id, r.version)
+        for b in part
+        for r in b.revisions or ()
+        if r.data is None and r.data_hash is not None
+    }
+    return [
+        b.sequence_no
+        for b in blocks
+        for entry in (b.redaction_info or {}).get("revisions", ())
+        if (str(entry["documentId"]), int(entry["version"])) in shown
+    ]
 
 
 def _next_start(blocks: list[Block], part: list[Block]) -> datetime:

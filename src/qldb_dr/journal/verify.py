@@ -1,6 +1,6 @@
 """Verify the exports of one ledger, offline, from the files alone.
 
-One streaming pass over every block feeds six named checks:
+One streaming pass over every block feeds eight named checks:
 
 manifest          every export's manifests are present and agree (same ledger, one
                   strand), every listed object exists and holds exactly the blocks its
@@ -9,6 +9,13 @@ block-hashes      entriesHash = Merkle root of entriesHashList; blockHash =
                   dot(entriesHash, previousBlockHash); the revisions' Merkle root and the
                   transactionInfo / redactionInfo hashes are among the entries
 revision-hashes   every revision hash recomputed from its metadata and data (or dataHash)
+block-fields      the fields outside the block hash agree with the hashed ones: transactionId
+                  is every revision's metadata.txId; blockTimestamp is not before any
+                  revision's metadata.txTime or statement's startTime (QLDB writes them
+                  milliseconds apart: see FORMAT-NOTES in docs/verify.md)
+redactions        every redacted revision is named by a committed redaction (a block's
+                  redactionInfo): QLDB's revision hash cannot tell a redacted revision from a
+                  whole one, so a revision shown redacted without one is a forgery
 chain             sequence numbers are consecutive and each previousBlockHash is the
                   previous blockHash, across the objects of an export
 continuity        consecutive exports join with no gap and no overlap
@@ -41,12 +48,15 @@ CHECKS = {
     "manifest": "manifests present and consistent; every object present, holding the blocks its key names",
     "block-hashes": "entriesHash, blockHash, revisions root and transactionInfo hash of every block",
     "revision-hashes": "every revision hash recomputed from metadata and data",
+    "block-fields": "transactionId and blockTimestamp agree with the hashed revision metadata and statements",
+    "redactions": "every redacted revision is named by a committed redaction",
     "chain": "consecutive sequence numbers; previousBlockHash = previous blockHash",
     "continuity": "consecutive exports join with no gap and no overlap",
     "digest-proof": "stored proofs fold each export's last block to the ledger digest",
 }
 
 NOT_FROM_JSON = "not verifiable from a JSON export (Ion types are lost in JSON)"
+TIMESTAMP_SLACK_SECONDS = 60  # a block's timestamp this long after its transaction's own times is not QLDB's
 
 
 def b64(h: bytes) -> str:
@@ -91,6 +101,8 @@ class Report:
     exports: list[ExportSummary]
     checks: list[Check]
     counts: dict[str, int] = field(default_factory=dict)
+    unproven: list[Redacted] = field(default_factory=list)  # redacted revisions whose redaction was not read
+    redactions: set[tuple[str, int]] = field(default_factory=set)  # (document id, version) the redactions read name
 
     @property
     def status(self) -> Status:
@@ -126,6 +138,10 @@ class _BlockChecks:
 
     def __init__(self) -> None:
         self.checks = {name: Check(name, text) for name, text in CHECKS.items()}
+        # (document id, version) -> where a redacted revision was read, and where a redaction
+        # named one: matched once every block is read
+        self.redacted: dict[tuple[str, int], dict[str, Any]] = {}
+        self.redactions: dict[tuple[str, int], BlockAddress] = {}
         self.counts = {
             "blocks": 0,
             "revisions": 0,
@@ -200,6 +216,67 @@ class _BlockChecks:
                     check.fail("redactionInfo hash is not in entriesHashList", expected=b64(info_hash), **where)
         if check.failures == failures:
             check.passed()
+
+    def _fields(self, block: Block, where: dict[str, Any]) -> None:
+        """blockTimestamp and transactionId are outside every hash; the revisions' metadata
+        (txId, txTime) and the statements' startTime are inside. Real QLDB blocks (the golden
+        data) have txId = transactionId and txTime 2-21 ms before blockTimestamp."""
+        check = self.checks["block-fields"]
+        failures, warnings = check.failures, check.warnings
+        info = block.transaction_info
+        moments = [(s.start_time, "a statement's startTime") for s in (info.statements if info is not None else ())]
+        for revision in block.revisions or ():
+            if revision.metadata is None:
+                continue
+            tx_id, tx_time = revision.metadata.get("txId"), revision.metadata.get("txTime")
+            if tx_id is not None and str(tx_id) != block.transaction_id:
+                check.fail(
+                    f"transactionId is not the metadata.txId of document {revision.document_id} version "
+                    f"{revision.version}",
+                    expected=str(tx_id),
+                    found=block.transaction_id,
+                    **where,
+                )
+            if tx_time is not None:
+                moments.append((tx_time, "its revisions' metadata.txTime"))
+        for moment, what in moments:
+            if moment > block.timestamp:
+                check.fail(
+                    f"blockTimestamp is before {what}",
+                    expected=f"at or after {moment.isoformat()}",
+                    found=block.timestamp.isoformat(),
+                    **where,
+                )
+                break
+        latest = max((m for m, _ in moments), default=None)
+        if latest is not None and (block.timestamp - latest).total_seconds() > TIMESTAMP_SLACK_SECONDS:
+            check.warn(
+                f"blockTimestamp is {(block.timestamp - latest).total_seconds():,.0f} s after the transaction's own "
+                "times (QLDB writes them milliseconds apart)",
+                expected=f"shortly after {latest.isoformat()}",
+                found=block.timestamp.isoformat(),
+                **where,
+            )
+        if (check.failures, check.warnings) == (failures, warnings):
+            check.passed()
+
+    def _redaction_records(self, block: Block, export_id: str | None, location: str | None) -> None:
+        for revision in block.revisions or ():
+            if revision.kind is RevisionKind.REDACTED and revision.document_id is not None:
+                self.redacted[(revision.document_id, int(revision.version or 0))] = {
+                    "address": block.address,
+                    "export_id": export_id,
+                    "location": location,
+                }
+        info = block.redaction_info
+        entries = info.get("revisions", ()) if info is not None and hasattr(info, "get") else ()
+        for entry in entries:
+            try:
+                self.redactions[(str(entry["documentId"]), int(entry["version"]))] = block.address
+            except (KeyError, TypeError, ValueError):
+                self.checks["redactions"].fail(
+                    "redactionInfo names no revision (documentId and version)", address=block.address, location=location
+                )
 
     def _revisions(self, block: Block, summary: ExportSummary | None, where: dict[str, Any], json_origin: bool) -> None:
         check = self.checks["revision-hashes"]
@@ -377,6 +454,8 @@ class _Verifier(_BlockChecks):
         self._chain(block, previous, where)
         self._block_hashes(block, where, json_origin)
         self._revisions(block, summary, where, json_origin)
+        self._fields(block, where)
+        self._redaction_records(block, export.export_id, location)
 
     # -- across exports ------------------------------------------------------------------------
 
@@ -424,10 +503,12 @@ class _Verifier(_BlockChecks):
     def proofs(self, exports: list[Export], summaries: list[ExportSummary], ledger_name: str | None) -> None:
         check = self.checks["digest-proof"]
         for export, summary in zip(exports, summaries, strict=True):
-            if summary.last is None:
-                continue
             proof = export.proof
             where = {"export_id": export.export_id, "location": export.ref.proof_key}
+            if summary.last is None:
+                if proof is not None and summary.complete:
+                    self._empty_export_proof(export, proof, exports, summaries, where)
+                continue
             if proof is None:
                 check.warn("no stored digest and proof: the export is not anchored to a ledger digest", **where)
                 continue
@@ -464,6 +545,112 @@ class _Verifier(_BlockChecks):
             else:
                 check.passed()
 
+    def _empty_export_proof(
+        self, export: Export, proof: Any, exports: list[Export], summaries: list[ExportSummary], where: dict[str, Any]
+    ) -> None:
+        """An export of a quiet window holds no blocks, and qldb-dr anchors it to the last block
+        already backed up: the last block of the exports before it. A proof for a later block
+        means the export held blocks its completed manifest no longer lists."""
+        check = self.checks["digest-proof"]
+        if export.started is None:
+            return
+        start = export.started.inclusive_start_time
+        before = [
+            s.last
+            for e, s in zip(exports, summaries, strict=True)
+            if s.last is not None and e.started is not None and e.started.inclusive_start_time < start
+        ]
+        last = max(before, default=None)
+        if last is None:
+            check.warn(
+                f"the export holds no blocks; its proof is for block {proof.block_address.sequence_no}, "
+                "which is in no export read",
+                **where,
+            )
+        elif proof.block_address != last:
+            check.fail(
+                "the export holds no blocks, but its proof is not for the last block of the exports before it: "
+                "its manifest does not list blocks it held",
+                expected=str(last),
+                found=str(proof.block_address),
+                **where,
+            )
+        else:
+            check.passed()
+
+    def redaction_matches(self, exports: list[Export], summaries: list[ExportSummary]) -> list[Redacted]:
+        """Match every redacted revision to the redaction that names it. Without one, a FAILURE
+        where the blocks read cover everything from the revision to the digest its export was
+        anchored to (the redaction committed before the export read the journal, so before
+        that digest); a WARNING where it could lie in blocks not read. Returns the unmatched."""
+        check = self.checks["redactions"]
+        runs = _runs(summaries)
+        tips = {
+            e.export_id: e.proof.digest_tip.sequence_no
+            for e, s in zip(exports, summaries, strict=True)
+            if e.proof is not None and s.complete
+        }
+        unmatched = []
+        for (document_id, version), seen in sorted(self.redacted.items(), key=lambda kv: kv[1]["address"]):
+            address: BlockAddress = seen["address"]
+            where = {k: v for k, v in seen.items() if k != "address"}
+            named = f"document {document_id} version {version}"
+            redaction = self.redactions.get((document_id, version))
+            if redaction is not None and redaction.sequence_no > address.sequence_no:
+                check.passed()
+                continue
+            if redaction is not None:
+                check.fail(
+                    f"{named} is shown redacted by a redaction in block {redaction.sequence_no}, before the revision",
+                    address=address,
+                    **where,
+                )
+                continue
+            unmatched.append(Redacted(document_id, version, address))
+            tip = tips.get(seen["export_id"] or "")
+            if tip is not None and _covered(runs, address.sequence_no + 1, tip):
+                check.fail(
+                    f"{named} is shown redacted, but no redaction of it is committed in blocks "
+                    f"{address.sequence_no + 1}-{tip}, where it must be: its data was replaced by its hash",
+                    address=address,
+                    expected="a redactionInfo naming it",
+                    found="none",
+                    **where,
+                )
+            else:
+                upto = f" (at or before block {tip})" if tip is not None else ""
+                check.warn(
+                    f"{named} is shown redacted; the redaction that proves it is in blocks not read{upto}",
+                    address=address,
+                    **where,
+                )
+        return unmatched
+
+
+@dataclass(frozen=True, slots=True)
+class Redacted:
+    """A revision shown redacted whose redaction was not among the blocks verified."""
+
+    document_id: str
+    version: int
+    address: BlockAddress
+
+
+def _runs(summaries: list[ExportSummary]) -> list[tuple[int, int]]:
+    """The verified block ranges, merged."""
+    spans = sorted((s.first.sequence_no, s.last.sequence_no) for s in summaries if s.complete and s.first and s.last)
+    merged: list[tuple[int, int]] = []
+    for first, last in spans:
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged
+
+
+def _covered(runs: list[tuple[int, int]], first: int, last: int) -> bool:
+    return first > last or any(a <= first and last <= b for a, b in runs)
+
 
 def verify_blocks(blocks: Iterable[Block], *, json_origin: bool = False) -> list[Check]:
     """The block-hashes, revision-hashes and chain checks over blocks held in memory
@@ -476,8 +663,9 @@ def verify_blocks(blocks: Iterable[Block], *, json_origin: bool = False) -> list
         verifier._chain(block, previous, where)
         verifier._block_hashes(block, where, json_origin)
         verifier._revisions(block, None, where, json_origin)
+        verifier._fields(block, where)
         previous = block
-    return [verifier.checks[name] for name in ("block-hashes", "revision-hashes", "chain")]
+    return [verifier.checks[name] for name in ("block-hashes", "revision-hashes", "block-fields", "chain")]
 
 
 def verify_source(store: Store, progress: Progress | None = None, heads: Collection[str] | None = None) -> Report:
@@ -515,8 +703,17 @@ def verify_source(store: Store, progress: Progress | None = None, heads: Collect
     summaries = [verifier.export(e) for e in exports]
     verifier.continuity(summaries)
     verifier.proofs(exports, summaries, ledger_name)
+    unproven = verifier.redaction_matches(exports, summaries)
     _summarise(verifier, summaries)
-    return Report(store.url, ledger_name, summaries, list(verifier.checks.values()), verifier.counts)
+    return Report(
+        store.url,
+        ledger_name,
+        summaries,
+        list(verifier.checks.values()),
+        verifier.counts,
+        unproven,
+        set(verifier.redactions),
+    )
 
 
 def _summarise(verifier: _Verifier, summaries: list[ExportSummary]) -> None:
@@ -534,6 +731,12 @@ def _summarise(verifier: _Verifier, summaries: list[ExportSummary]) -> None:
         f"{n['systemRevisions']:,} system revisions covered by the Merkle root only"
     )
     c["chain"].summary = f"{c['chain'].checked:,} of {n['blocks']:,} blocks linked"
+    c["block-fields"].summary = f"{c['block-fields'].checked:,} of {n['blocks']:,} blocks agree with their revisions"
+    c[
+        "redactions"
+    ].summary = (
+        f"{c['redactions'].checked:,} of {n['redactedRevisions']:,} redacted revisions matched to their redaction"
+    )
     joins = max(len(complete) - 1, 0)
     c["continuity"].summary = f"{c['continuity'].checked} of {joins} joins between exports verified"
     anchored = c["digest-proof"].checked
