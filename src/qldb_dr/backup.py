@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,11 +26,12 @@ from qldb_dr.aws.qldb import Qldb
 from qldb_dr.catalog import Catalog, RecoveryPoint, TableCounts, Vault
 from qldb_dr.checks import Check, Status
 from qldb_dr.errors import BackupInProgressError, ContinuityError, ExportVerificationError, InvalidInputError
-from qldb_dr.journal.export import Proof
+from qldb_dr.journal.export import PROOF_SUFFIX, Proof
 from qldb_dr.journal.hashing import fold
 from qldb_dr.journal.models import BlockAddress, OutputFormat
 from qldb_dr.journal.verify import ExportSummary, Report, b64, verify_source
 from qldb_dr.store import Store
+from qldb_dr.store.pinned import Pin, Recorder
 
 DEFAULT_SETTLE_SECONDS = 60  # window ends this long before now: commits in flight land first
 DEFAULT_POLL_SECONDS = 15  # between DescribeJournalS3Export calls
@@ -237,9 +238,10 @@ class Verification:
     proof: Proof | None
     status: str
     checks: list[dict[str, str]]
+    pins: dict[str, Pin] = field(default_factory=dict)  # what was verified: each object's version and SHA-256
 
     @classmethod
-    def of(cls, export_id: str, report: Report, proof: Proof | None) -> Verification:
+    def of(cls, export_id: str, report: Report, proof: Proof | None, pins: dict[str, Pin]) -> Verification:
         s = report.exports[0]
         return cls(
             export_id=export_id,
@@ -255,6 +257,7 @@ class Verification:
             proof=proof,
             status=report.status.name,
             checks=[{"name": c.name, "status": c.status.name, "summary": c.summary} for c in report.checks],
+            pins=dict(pins),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -270,6 +273,7 @@ class Verification:
             "proof": None if self.proof is None else json.loads(self.proof.to_json()),
             "status": self.status,
             "checks": self.checks,
+            "pins": {k: p.to_json() for k, p in self.pins.items()},
         }
 
     @classmethod
@@ -288,6 +292,7 @@ class Verification:
                 proof=None if proof is None else Proof.from_json(json.dumps(proof).encode(), "state"),
                 status=value["status"],
                 checks=list(value["checks"]),
+                pins={str(k): Pin.from_json(v) for k, v in (value.get("pins") or {}).items()},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(f"the verification in the state is incomplete ({exc})") from exc
@@ -322,7 +327,7 @@ def anchor(
 def verify_export(backup: Backup, qldb: Qldb, plan: Plan, export_id: str) -> Verification:
     """Verify the completed export, its continuity with the plan, and anchor it."""
     head = backup.export_prefix + export_id
-    store = backup.vault.store.scoped(head)
+    store = Recorder(backup.vault.store.scoped(head))  # the versions and digests verified: the pins
     first_pass = _verify(store, head)
     summary = first_pass.exports[0]
     continuity = _check_continuity(head, plan, summary)
@@ -336,7 +341,9 @@ def verify_export(backup: Backup, qldb: Qldb, plan: Plan, export_id: str) -> Ver
     # Verified alone, an export after the first cannot see the blocks before it (its continuity
     # check warns of that); what a recovery point records is its join to the previous one.
     report.checks = [continuity if c.name == continuity.name else c for c in report.checks]
-    return Verification.of(export_id, report, proof)
+    if proof is not None:
+        store.read(head + PROOF_SUFFIX)  # written after the pass that verified it, or after the only one
+    return Verification.of(export_id, report, proof, store.pins)
 
 
 def _verify(store: Store, head: str) -> Report:
@@ -414,6 +421,7 @@ def record(
         revisions=verified.revisions,
         tables=verified.tables,
         objects=tuple(k for k in keys if k.startswith(head + "/")),
+        pins=verified.pins,
         size=size,
         verification={"status": verified.status, "checks": verified.checks},
         created=now.replace(microsecond=now.microsecond // 1000 * 1000),  # the catalog keeps milliseconds

@@ -21,11 +21,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from qldb_dr.checks import Check
-from qldb_dr.errors import CatalogError, ObjectExistsError, ObjectNotFoundError, QldbDrError, RecoveryPointConflictError
-from qldb_dr.journal.export import Proof, discover, open_export
+from qldb_dr.errors import CatalogError, ObjectExistsError, QldbDrError, RecoveryPointConflictError
+from qldb_dr.journal.export import discover, open_export
 from qldb_dr.journal.models import BlockAddress
-from qldb_dr.journal.verify import Report, verify_source
+from qldb_dr.journal.verify import ExportSummary, Report, verify_source
 from qldb_dr.store import Store
+from qldb_dr.store.pinned import Pin, PinnedStore, pinned
 
 FORMAT_VERSION = 1
 
@@ -75,6 +76,8 @@ class RecoveryPoint:
     created: datetime
     execution: str | None = None
     strand_id: str | None = field(default=None)
+    # every object of the export (manifests, data, proof): the S3 version and SHA-256 verified
+    pins: dict[str, Pin] = field(default_factory=dict)
 
     @property
     def export_id(self) -> str:
@@ -121,6 +124,7 @@ class RecoveryPoint:
             "verification": self.verification,
             "createdAt": _iso(self.created),
             "backupExecutionArn": self.execution,
+            "pins": {key: pin.to_json() for key, pin in sorted(self.pins.items())},
         }
 
     @classmethod
@@ -156,6 +160,7 @@ class RecoveryPoint:
                 verification=dict(value["verification"]),
                 created=_parse_time(value["createdAt"]),
                 execution=value.get("backupExecutionArn"),
+                pins={str(k): Pin.from_json(v) for k, v in (value.get("pins") or {}).items()},
             )
         except CatalogError:
             raise
@@ -173,20 +178,30 @@ def data_keys(store: Store, point: RecoveryPoint) -> list[str]:
     return [export.store_key(key) for key in export.completed.keys]
 
 
+def pinned_store(store: Store, points: list[RecoveryPoint], *, watch: bool = True) -> PinnedStore:
+    """`store`, reading the recovery points' objects at the versions they pinned; `watch`:
+    also list their versions, to report any newer one written over them (`overwritten`)."""
+    pins = {key: pin for point in points for key, pin in point.pins.items()}
+    return pinned(store, pins, [p.export_head for p in points if p.pins] if watch else [])
+
+
 class Catalog:
-    """The recovery points of a vault."""
+    """The recovery points of a vault.
+
+    A recovery point is written once (a conditional create), so its catalog object has one
+    version: the original is what is read. A later version over it is tampering, never read,
+    and named in `overwritten` (key -> the newest version id)."""
 
     def __init__(self, vault: Vault) -> None:
         self.vault = vault
+        self.overwritten: dict[str, str] = {}
 
     def recovery_points(self, ledger: str) -> list[RecoveryPoint]:
         """Every recovery point of the ledger, oldest window first."""
-        store = self.vault.store
-        points = []
-        for key in store.list(self.vault.catalog(ledger)):
-            if key.endswith(".json"):
-                points.append(RecoveryPoint.from_json(_load(store.read(key), store.describe(key)), store.describe(key)))
-        return sorted(points, key=lambda p: (p.window_end, p.recovery_point_id))
+        points, errors = _read_points(self.vault.store, self.vault.catalog(ledger), self.overwritten)
+        if errors:
+            raise errors[0]
+        return points
 
     def latest(self, ledger: str) -> RecoveryPoint | None:
         points = self.recovery_points(ledger)
@@ -255,26 +270,48 @@ def _parse_b64(text: str | None) -> bytes | None:
     return None if text is None else base64.b64decode(text, validate=True)
 
 
-def _scan(store: Store) -> tuple[list[RecoveryPoint], list[CatalogError]]:
-    """Every readable recovery point under the store's prefix, oldest window first, and the
-    errors of the unreadable ones."""
+def _read_points(
+    store: Store, prefix: str, overwritten: dict[str, str]
+) -> tuple[list[RecoveryPoint], list[CatalogError]]:
+    """Every readable recovery point under `prefix` (each catalog object at its first version),
+    oldest window first, and the errors of the unreadable ones; later versions go to
+    `overwritten`."""
     points, errors = [], []
-    for key in store.list():
-        if "/catalog/" in key and key.endswith(".json"):
-            where = store.describe(key)
-            try:
-                points.append(RecoveryPoint.from_json(_load(store.read(key), where), where))
-            except CatalogError as exc:
-                errors.append(exc)
-    return sorted(points, key=lambda p: (p.ledger_name, p.window_start)), errors
+    for key, ids in sorted(store.versions(prefix).items()):
+        if not _is_catalog_key(key[len(store.prefix) :]):
+            continue
+        where = store.describe(key)
+        if len(ids) > 1:
+            overwritten[key] = ids[-1]
+        try:
+            data, _ = store.fetch(key, ids[0] if ids else None)
+            points.append(RecoveryPoint.from_json(_load(data, where), where))
+        except CatalogError as exc:
+            errors.append(exc)
+    return sorted(points, key=lambda p: (p.ledger_name, p.window_end, p.recovery_point_id)), errors
+
+
+def _is_catalog_key(key: str) -> bool:
+    """`<ledger>/catalog/<window>.json`, or `catalog/<window>.json` in a ledger's own folder."""
+    parts = key.split("/")
+    return len(parts) >= 2 and parts[-2] == "catalog" and parts[-1].endswith(".json")
+
+
+def _scan(store: Store, overwritten: dict[str, str]) -> tuple[list[RecoveryPoint], list[CatalogError]]:
+    """Every readable recovery point in the store (a vault, or one ledger's folder of it)."""
+    return _read_points(store, "", overwritten)
 
 
 def verify_vault(store: Store, progress: Any = None) -> Report:
-    """Verify a vault: the exports its recovery points name, every check of `verify_source`,
-    and a `catalog` check — each recovery point matches its export and its proof, and the
-    points chain window to window. Exports no recovery point names (an interrupted or
-    superseded backup) are reported, not verified. Without a catalog, `verify_source`."""
-    points, errors = _scan(store)
+    """Verify a vault — or one ledger's folder of it, in S3 or synced to a directory: every
+    check of `verify_source` over every export, each recovery point's objects read at the
+    versions it pinned, and two more checks: `catalog` (each recovery point matches its
+    export and its proof in every field they determine, and the points chain window to window)
+    and `pins` (no newer version over a pinned object or a catalog object). An export no
+    recovery point names (an interrupted or superseded backup) is verified all the same, and
+    named. Without a catalog, `verify_source`."""
+    overwritten: dict[str, str] = {}
+    points, errors = _scan(store, overwritten)
     if not points and not errors:
         return verify_source(store, progress)
     ledgers = sorted({p.ledger_name for p in points})
@@ -283,29 +320,73 @@ def verify_vault(store: Store, progress: Any = None) -> Report:
             f"{store.url} holds recovery points of several ledgers ({', '.join(ledgers)})",
             hint=f"verify one ledger at a time, e.g. {store.url.rstrip('/')}/{ledgers[0]}/",
         )
+    reading = pinned_store(store, points)
     heads = {p.export_head for p in points}
-    report = verify_source(store, progress, heads=heads)
+    report = verify_source(reading, progress, heads=heads)
     check = Check("catalog", "recovery points match their exports and proofs, and chain window to window")
     for error in errors:
         check.fail(str(error))
+    others = [ref.head for ref in discover(store) if ref.head not in heads]
+    for head in others:
+        check.warn(
+            "export is not a recovery point (an interrupted or superseded backup); verified alone", location=head
+        )
+    if others:
+        _merge(report, verify_source(store, progress, heads=set(others)))
     summaries = {s.location: s for s in report.exports}
-    for ref in discover(store):
-        if ref.head not in heads:
-            check.warn(
-                "export is not a recovery point (an interrupted or superseded backup): not verified", location=ref.head
-            )
     previous: RecoveryPoint | None = None
     for point in points:
-        _check_point(store, check, point, summaries.get(point.export_head), previous)
+        _check_point(reading, check, point, summaries.get(point.export_head), previous)
         previous = point
     check.summary = f"{check.checked} of {len(points)} recovery points match their exports and chain"
     report.checks.append(check)
+    report.checks.append(_pins(reading, points, overwritten))
     return report
 
 
+def _merge(report: Report, extra: Report) -> None:
+    """The findings of exports verified apart (not recovery points) in the report's checks;
+    continuity is not theirs to judge (an abandoned export may overlap the one that replaced it)."""
+    for found in extra.checks:
+        if found.name == "continuity":
+            continue
+        into = report.check(found.name)
+        into.checked += found.checked
+        into.failures += found.failures
+        into.warnings += found.warnings
+        into.findings = (into.findings + found.findings)[: max(len(into.findings), 20)]
+    report.exports += extra.exports
+
+
+def _pins(store: PinnedStore, points: list[RecoveryPoint], overwritten: dict[str, str]) -> Check:
+    check = Check("pins", "every object is read at the version its recovery point pinned; none was written over")
+    newer = "a newer version was written over a locked object: it is never read"
+    for key, version in sorted(overwritten.items()):
+        check.fail(f"catalog object: {newer}", location=store.describe(key), found=version)
+    for point in points:
+        where = {"export_id": point.recovery_point_id}
+        if not point.pins:
+            check.warn("the recovery point pins no object versions (recorded by an older qldb-dr)", **where)
+            continue
+        over = [k for k in point.pins if k in store.overwritten]
+        for key in over:
+            check.fail(
+                newer,
+                location=store.describe(key),
+                expected=point.pins[key].version,
+                found=store.overwritten[key],
+                **where,
+            )
+        if not over:
+            check.passed()
+    check.summary = f"{check.checked} of {len(points)} recovery points read at their pinned versions"
+    return check
+
+
 def _check_point(
-    store: Store, check: Check, point: RecoveryPoint, summary: Any, previous: RecoveryPoint | None
+    store: Store, check: Check, point: RecoveryPoint, summary: ExportSummary | None, previous: RecoveryPoint | None
 ) -> None:
+    """The recovery point against the export and proof it names: every field they determine."""
     where = {"export_id": point.recovery_point_id, "location": point.key(Vault(store, ""))}
     failures = check.failures
     if previous is None and point.previous is not None:
@@ -322,25 +403,61 @@ def _check_point(
     if summary is None:
         check.fail("the recovery point's export is missing from the vault", **where)
         return
-    recorded = (point.blocks, point.first_block, point.last_block, point.last_block_hash)
-    found = (summary.blocks, summary.first, summary.last, summary.last_hash)
-    if recorded != found:
-        check.fail(
-            "the catalog and the export disagree",
-            expected=f"{point.blocks} blocks {_span(point.first_block, point.last_block)}",
-            found=f"{summary.blocks} blocks {_span(summary.first, summary.last)}",
-            **where,
-        )
-    if point.digest:
-        try:
-            proof = Proof.from_json(store.read(point.export_head + ".proof.json"), point.export_head)
-        except (ObjectNotFoundError, QldbDrError):
-            check.fail("the recovery point has a digest but its proof file is missing or unreadable", **where)
-        else:
-            if proof.digest != point.digest:
-                check.fail("the proof's digest is not the one the catalog recorded", **where)
+    ref = next((r for r in discover(store.scoped(point.export_head)) if r.head == point.export_head), None)
+    export = None if ref is None else open_export(store, ref)
+    started = export.started if export is not None else None
+    proof = export.proof if export is not None else None
+    recorded: list[tuple[str, Any, Any]] = [
+        ("export id", point.recovery_point_id, summary.export_id),
+        (
+            "blocks",
+            (point.blocks, _span(point.first_block, point.last_block)),
+            (summary.blocks, _span(summary.first, summary.last)),
+        ),
+        ("last block hash", _b64(point.last_block_hash), _b64(summary.last_hash)),
+        ("first block's previous hash", _b64(point.first_previous_hash), _b64(summary.first_previous_hash)),
+        ("revisions", point.revisions, summary.revisions),
+        ("tables", _tables(point.tables), _tables(_counts(summary))),
+        ("strand", point.strand_id, None if summary.first is None else summary.first.strand_id),
+        ("data objects", list(point.objects), [] if export is None else data_keys(store, point)),
+        ("digest", _b64(point.digest) or None, None if proof is None else _b64(proof.digest)),
+        (
+            "digest tip",
+            _address(point.digest_tip) if point.digest else None,
+            None if proof is None else _address(proof.digest_tip),
+        ),
+    ]
+    if summary.output_format is not None:
+        recorded.append(("output format", point.output_format, summary.output_format))
+    if started is not None:
+        recorded += [
+            ("ledger", point.ledger_name, started.ledger_name),
+            (
+                "window",
+                (_iso(point.window_start), _iso(point.window_end)),
+                (_iso(started.inclusive_start_time), _iso(started.exclusive_end_time)),
+            ),
+        ]
+    for name, catalog_value, export_value in recorded:
+        if catalog_value != export_value:
+            check.fail(
+                f"the catalog and the export disagree on the {name}",
+                expected=f"{export_value} (the export)",
+                found=f"{catalog_value} (the catalog)",
+                **where,
+            )
     if check.failures == failures:
         check.passed()
+
+
+def _counts(summary: ExportSummary) -> dict[str, TableCounts]:
+    return {
+        name: TableCounts(n, len(summary.table_documents.get(name, ()))) for name, n in summary.table_revisions.items()
+    }
+
+
+def _tables(tables: dict[str, TableCounts]) -> list[tuple[str, int, int]]:
+    return sorted((name, c.revisions, c.documents) for name, c in tables.items())
 
 
 def _span(first: BlockAddress | None, last: BlockAddress | None) -> str:

@@ -63,6 +63,13 @@ class JournalFormatError(QldbDrError):
         self.detail = detail
 
 
+class TamperedObjectError(JournalFormatError):
+    """An object of a recovery point no longer has the SHA-256 the catalog pinned for it.
+    Not trusted; not retryable. `data` holds the bytes found, for diagnosis only."""
+
+    data: bytes | None = None
+
+
 # -- workflow tasks -------------------------------------------------------------------------------
 
 

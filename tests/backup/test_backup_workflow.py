@@ -78,7 +78,7 @@ def test_backup_run_records_verified_recovery_point(deployed: tuple[Running, Qld
     code, listed, _ = run("backup", "list", "--ledger", "orders", "--json")
     assert code == 0 and json.loads(listed)[0]["recoveryPointId"] == point.recovery_point_id
     code, out, _ = run("verify", f"s3://{_primary(deployment)}/orders/")
-    assert code == 0 and "VERIFIED: all 9 checks OK" in out
+    assert code == 0 and "VERIFIED: all 10 checks OK" in out
 
 
 def test_three_incremental_backups_chain_and_replicate(deployed: tuple[Running, QldbDriver, Deployment]) -> None:

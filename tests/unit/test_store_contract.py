@@ -119,3 +119,23 @@ def test_open_store_url_forms_pick_adapter(tmp_path: Path) -> None:
     assert isinstance(store, S3Store) and store.url == "s3://bucket/some/prefix/"
     with pytest.raises(SourceNotFoundError):
         open_store("s3:///prefix")
+
+
+def test_store_fetch_reads_the_current_bytes_and_says_which_version(store: Store) -> None:
+    store.write(_key(store, "v"), b"one")
+    assert store.fetch(_key(store, "v")) == (b"one", None)  # a directory, an unversioned bucket
+    assert store.versions() == {_key(store, "v"): []}
+    with pytest.raises(ObjectNotFoundError):
+        store.fetch(_key(store, "absent"))
+
+
+def test_s3_store_versioned_bucket_fetches_each_version_and_lists_them_oldest_first(s3_client: Any) -> None:
+    s3_client.put_bucket_versioning(Bucket="vault", VersioningConfiguration={"Status": "Enabled"})
+    store = S3Store("vault", "", s3_client)
+    store.write("k", b"first")
+    store.write("k", b"second")
+    first, second = store.versions()["k"]
+    assert store.fetch("k") == (b"second", second)
+    assert store.fetch("k", first) == (b"first", first)
+    with pytest.raises(ObjectNotFoundError):
+        store.fetch("k", "no-such-version")

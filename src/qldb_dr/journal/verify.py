@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qldb_dr.checks import Check, Status, worst
-from qldb_dr.errors import JournalFormatError, ObjectNotFoundError, SourceNotFoundError
+from qldb_dr.errors import JournalFormatError, ObjectNotFoundError, SourceNotFoundError, TamperedObjectError
 from qldb_dr.ion import ion_hash
 from qldb_dr.journal.export import Export, discover, open_export
 from qldb_dr.journal.hashing import block_hash, fold, merkle_root, revision_hash
@@ -374,6 +374,13 @@ class _Verifier(_BlockChecks):
                 summary.complete = False
                 previous = None
                 continue
+            except TamperedObjectError as exc:
+                manifest.fail(exc.detail, location=exc.location, **where)
+                summary.complete = False
+                if exc.data is None:
+                    previous = None
+                    continue
+                data = exc.data  # not trusted: read on only to say which block differs
             fmt = detect_format(data, key)
             summary.output_format = summary.output_format or fmt.value
             blocks_in_object = 0

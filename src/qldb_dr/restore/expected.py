@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from qldb_dr.catalog import Catalog, Vault, data_keys
+from qldb_dr.catalog import Catalog, Vault, data_keys, pinned_store
 from qldb_dr.ion import ion_hash
 from qldb_dr.journal.models import Block
 from qldb_dr.journal.reader import read_blocks
@@ -222,8 +222,9 @@ def build(blocks: Iterable[Block], cut: int) -> ExpectedTarget:
 
 def journal(vault: Vault, source: str, cut: int | None = None) -> Iterator[Block]:
     """The blocks of the source's recovery points in the vault, in order (up to `cut`)."""
-    store = vault.store
-    for point in Catalog(vault).recovery_points(source):
+    points = Catalog(vault).recovery_points(source)
+    store = pinned_store(vault.store, points, watch=False)  # each recovery point's objects as verified
+    for point in points:
         if point.first_block is None:
             continue
         if cut is not None and point.first_block.sequence_no > cut:

@@ -19,6 +19,7 @@ from qldb_dr.ion import dump_binary
 from qldb_dr.journal.models import RevisionKind
 from qldb_dr.journal.reader import read_blocks
 from qldb_dr.restore.model import REDACTION, SourceRevision, partition_of
+from qldb_dr.store.pinned import Pin, PinnedStore
 
 
 def partitions_prefix(vault: Vault, source: str, restore_id: str) -> str:
@@ -89,7 +90,10 @@ def partition_object(
     vault: Vault, source: str, restore_id: str, item: dict[str, Any], partitions: int, after: int
 ) -> dict[str, Any]:
     key = str(item["key"])
-    result = split(vault.store.read(key), vault.store.describe(key), partitions, after, int(item["cut"]))
+    store = vault.store
+    if item.get("pin"):  # the version Plan Restore verified, and nothing else
+        store = PinnedStore(vault.store, {key: Pin.from_json(item["pin"])}, {})
+    result = split(store.read(key), store.describe(key), partitions, after, int(item["cut"]))
     for partition, revisions in sorted(result.revisions.items()):
         span = f"{int(item['first']):012d}-{int(item['last']):012d}"
         name = f"{partition_prefix(vault, source, restore_id, partition)}{span}.ion"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from qldb_dr.catalog import Catalog, RecoveryPoint, Vault, data_keys
+from qldb_dr.catalog import Catalog, RecoveryPoint, Vault, data_keys, pinned_store
 from qldb_dr.checks import Status
 from qldb_dr.errors import (
     NoRecoveryPointsError,
@@ -202,21 +202,31 @@ class Plan:
 
 
 def plan(restore_id: str, request: RestoreRequest, vault: Vault, watermark: int, now: datetime) -> Plan:
-    points = Catalog(vault).recovery_points(request.source_ledger)
+    catalog = Catalog(vault)
+    points = catalog.recovery_points(request.source_ledger)
     chosen, cut = select(points, request)
     selected = beyond(chosen, watermark)
     check_chain(selected, watermark)
     _arrived(vault, selected)
-    _verify(vault, selected)
+    # Every object of a recovery point is read at the version it pinned, its SHA-256 checked.
+    reading = pinned_store(vault.store, chosen)
+    pinned_vault = Vault(reading, vault.prefix)
+    _verify(pinned_vault, selected)
     # The schema is learnt from the whole chain, the blocks already applied included: an
     # incremental restore's new recovery points may not touch every table.
-    schema, objects, revisions, blocks, at_cut = _read(vault, chosen, request, cut, watermark)
+    schema, objects, revisions, blocks, at_cut = _read(pinned_vault, chosen, request, cut, watermark)
     if cut is None:
         cut = at_cut
     if cut < watermark:
         raise OutOfRangeError(
             f"the target already holds the source up to block {watermark}, beyond the requested block {cut}",
             hint="restore the earlier point into a new target ledger",
+        )
+    overwritten = {**catalog.overwritten, **reading.overwritten}
+    for key in sorted(overwritten):
+        schema.notes.append(
+            f"{vault.store.describe(key)}: a newer version was written over this locked object; the restore read "
+            "the version its recovery point pinned — report it, the vault has been tampered with"
         )
     return Plan(restore_id, request, selected, cut, watermark, schema, objects, revisions, blocks, now)
 
@@ -244,10 +254,9 @@ def _verify(vault: Vault, points: list[RecoveryPoint]) -> None:
     report = verify_source(vault.store.scoped(points[0].export_prefix), heads={p.export_head for p in points})
     failed = [c for c in report.checks if c.status is Status.FAILURE]
     if failed:
-        first = failed[0].first()
+        findings = "; ".join(f"{c.name}: {f.describe() if (f := c.first()) else c.summary}" for c in failed[:3])
         raise VaultVerificationError(
-            f"the vault failed verification — {failed[0].name}: {first.describe() if first else failed[0].summary}; "
-            "nothing was written to the target",
+            f"the vault failed verification — {findings}; nothing was written to the target",
             hint="restore from the other region's vault, or from an earlier recovery point",
         )
     summaries = {s.location: s for s in report.exports}
@@ -294,6 +303,7 @@ def _read(
                         "key": location,
                         "first": object_first,
                         "last": object_last,
+                        **({"pin": point.pins[location].to_json()} if location in point.pins else {}),
                     }
                 )
     final = cut if cut is not None else at_cut

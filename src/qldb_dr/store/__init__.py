@@ -9,6 +9,12 @@ Contract, for every adapter (tests/unit/test_store_contract.py runs it against e
 * ``list(prefix)`` yields every key that starts with the store's prefix + `prefix`, in
   ascending order, each once. An empty or missing location yields nothing.
 * ``read(key)`` returns the object's bytes, or raises ``ObjectNotFoundError``.
+* ``fetch(key, version)`` returns the bytes of that version of the object (the current one
+  when `version` is None) and the version id it read (None where the store keeps no
+  versions: a directory, an unversioned bucket); a version that does not exist raises
+  ``ObjectNotFoundError``.
+* ``versions(prefix)`` maps every key under the prefix to its version ids, oldest first (an
+  empty list where the store keeps no versions).
 * ``write(key, data)`` creates or replaces the object; a reader never sees a partial
   object (local: write to a temporary file, then rename).
 * ``create(key, data)`` writes only if the key is absent, atomically, or raises
@@ -23,6 +29,7 @@ Contract, for every adapter (tests/unit/test_store_contract.py runs it against e
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from typing import Protocol
 
@@ -43,6 +50,10 @@ class Store(Protocol):
     def list(self, prefix: str = "") -> Iterator[str]: ...
 
     def read(self, key: str) -> bytes: ...
+
+    def fetch(self, key: str, version: str | None = None) -> tuple[bytes, str | None]: ...
+
+    def versions(self, prefix: str = "") -> dict[str, builtins.list[str]]: ...
 
     def write(self, key: str, data: bytes) -> None: ...
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 import tempfile
 from collections.abc import Iterator
@@ -73,6 +74,14 @@ class LocalStore:
             raise ObjectNotFoundError(str(path)) from exc
         except OSError as exc:
             raise StoreAccessError(f"{path}: cannot read ({exc.strerror})") from exc
+
+    def fetch(self, key: str, version: str | None = None) -> tuple[bytes, str | None]:
+        """A directory keeps one version of a file: `version` names the one S3 had, which the
+        caller checks by content (SHA-256)."""
+        return self.read(key), None
+
+    def versions(self, prefix: str = "") -> dict[str, builtins.list[str]]:
+        return {key: [] for key in self.list(prefix)}
 
     def write(self, key: str, data: bytes) -> None:
         path = self._path(key)

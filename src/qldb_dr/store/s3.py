@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from typing import Any
 
@@ -63,15 +64,37 @@ class S3Store:
             raise self._failed(f"s3://{self._bucket}/{self._prefix}{prefix}: cannot list", exc) from exc
 
     def read(self, key: str) -> bytes:
+        return self.fetch(key)[0]
+
+    def fetch(self, key: str, version: str | None = None) -> tuple[bytes, str | None]:
+        extra: dict[str, Any] = {} if version is None else {"VersionId": version}
         try:
-            body: bytes = self._client.get_object(Bucket=self._bucket, Key=key)["Body"].read()
-            return body
+            response = self._client.get_object(Bucket=self._bucket, Key=key, **extra)
+            body: bytes = response["Body"].read()
+            read = response.get("VersionId")
+            return body, None if read in (None, "null") else str(read)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _NOT_FOUND:
-                raise ObjectNotFoundError(self.describe(key)) from exc
+            if exc.response.get("Error", {}).get("Code") in (*_NOT_FOUND, "NoSuchVersion", "InvalidArgument"):
+                raise ObjectNotFoundError(self.describe(key) + (f" version {version}" if version else "")) from exc
             raise self._failed(f"{self.describe(key)}: cannot read", exc) from exc
         except BotoCoreError as exc:
             raise self._failed(f"{self.describe(key)}: cannot read", exc) from exc
+
+    def versions(self, prefix: str = "") -> dict[str, builtins.list[str]]:
+        found: dict[str, builtins.list[tuple[Any, str]]] = {}
+        paginator = self._client.get_paginator("list_object_versions")
+        try:
+            for page in paginator.paginate(Bucket=self._bucket, Prefix=self._prefix + prefix):
+                for item in page.get("Versions", []):
+                    if item.get("VersionId") not in (None, "null"):
+                        found.setdefault(item["Key"], []).append((item["LastModified"], item["VersionId"]))
+                    else:
+                        found.setdefault(item["Key"], [])
+        except (ClientError, BotoCoreError) as exc:
+            raise self._failed(f"s3://{self._bucket}/{self._prefix}{prefix}: cannot list versions", exc) from exc
+        # Oldest first. Versions of one key written in the same millisecond keep S3's listing
+        # order (newest first), reversed.
+        return {key: [v for _, v in sorted(reversed(items), key=lambda item: item[0])] for key, items in found.items()}
 
     def write(self, key: str, data: bytes) -> None:
         try:
