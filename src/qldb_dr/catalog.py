@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -285,10 +286,31 @@ def _read_points(
             overwritten[key] = ids[-1]
         try:
             data, _ = store.fetch(key, ids[0] if ids else None)
-            points.append(RecoveryPoint.from_json(_load(data, where), where))
+            points.append(_rooted(RecoveryPoint.from_json(_load(data, where), where), key))
         except CatalogError as exc:
             errors.append(exc)
     return sorted(points, key=lambda p: (p.ledger_name, p.window_end, p.recovery_point_id)), errors
+
+
+def _rooted(point: RecoveryPoint, catalog_key: str) -> RecoveryPoint:
+    """The recovery point with its keys where this store keeps them. A recovery point records
+    bucket keys (`<prefix><ledger>/journal/…`); a copy of the ledger's folder elsewhere — a
+    directory synced from the vault, another prefix — holds the same layout below the folder,
+    which is where its catalog object was found."""
+    bucket_root = point.export_prefix.removesuffix("journal/")
+    store_root = catalog_key[: catalog_key.rindex("catalog/")]
+    if bucket_root == store_root or not point.export_prefix.endswith("journal/"):
+        return point
+
+    def moved(key: str) -> str:
+        return store_root + key[len(bucket_root) :] if key.startswith(bucket_root) else key
+
+    return dataclasses.replace(
+        point,
+        export_prefix=moved(point.export_prefix),
+        objects=tuple(moved(k) for k in point.objects),
+        pins={moved(k): pin for k, pin in point.pins.items()},
+    )
 
 
 def _is_catalog_key(key: str) -> bool:
@@ -401,10 +423,13 @@ def _check_point(
             **where,
         )
     if summary is None:
-        check.fail("the recovery point's export is missing from the vault", **where)
+        check.fail(f"recovery point {point.recovery_point_id}: its export is missing from the vault", **where)
         return
     ref = next((r for r in discover(store.scoped(point.export_head)) if r.head == point.export_head), None)
     export = None if ref is None else open_export(store, ref)
+    if export is not None and export.completed is None:
+        check.fail(f"recovery point {point.recovery_point_id}: its export has no completed manifest", **where)
+        return
     started = export.started if export is not None else None
     proof = export.proof if export is not None else None
     recorded: list[tuple[str, Any, Any]] = [
@@ -441,7 +466,7 @@ def _check_point(
     for name, catalog_value, export_value in recorded:
         if catalog_value != export_value:
             check.fail(
-                f"the catalog and the export disagree on the {name}",
+                f"recovery point {point.recovery_point_id}: the catalog and the export disagree on the {name}",
                 expected=f"{export_value} (the export)",
                 found=f"{catalog_value} (the catalog)",
                 **where,

@@ -271,3 +271,42 @@ def test_verify_deleted_revision_hash_rule_checked(tmp_path: Path, journal: list
     check = verify_source(store).check("revision-hashes")
     assert check.status is Status.WARNING  # QLDB's rule for deletes is unconfirmed: warn, never pass silently
     assert "FORMAT.md E.1" in check.findings[0].message
+
+
+def test_verify_block_timestamp_with_unknown_offset_compared_as_utc(tmp_path: Path, journal: list[Block]) -> None:
+    """Ion's -00:00 (no offset known) reads as a naive timestamp: a forged or odd export with
+    one is compared as UTC, never an internal error, and a backdated one still fails."""
+    from amazon.ion.core import Timestamp, TimestampPrecision
+
+    store = _vault(tmp_path, journal)
+    key = _object_of(store, 10)
+
+    def naive(moment: object, hours: int = 0) -> Timestamp:
+        t = moment  # an aware UTC Ion timestamp
+        return Timestamp(
+            t.year,
+            t.month,
+            t.day,
+            t.hour - hours,
+            t.minute,
+            t.second,
+            t.microsecond,
+            None,  # type: ignore[attr-defined]
+            precision=TimestampPrecision.SECOND,
+            fractional_precision=3,
+        )
+
+    _rewrite(
+        store,
+        key,
+        lambda bs: [dataclasses.replace(b, timestamp=naive(b.timestamp)) if b.sequence_no == 10 else b for b in bs],
+    )
+    report = verify_source(store)
+    assert report.check("block-fields").status is Status.OK
+    _rewrite(
+        store,
+        key,
+        lambda bs: [dataclasses.replace(b, timestamp=naive(b.timestamp, 1)) if b.sequence_no == 10 else b for b in bs],
+    )
+    report = verify_source(store)
+    assert "block 10" in _failures(report)["block-fields"], _failures(report)

@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import base64
 import itertools
+import re
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from qldb_dr.checks import Check, Status, worst
@@ -57,6 +59,12 @@ CHECKS = {
 
 NOT_FROM_JSON = "not verifiable from a JSON export (Ion types are lost in JSON)"
 TIMESTAMP_SLACK_SECONDS = 60  # a block's timestamp this long after its transaction's own times is not QLDB's
+_REDACT = re.compile(r"^\s*EXEC\s+redact_revision\b", re.IGNORECASE)
+
+
+def _utc(moment: datetime) -> datetime:
+    """Ion's unknown offset (-00:00) is UTC with no local offset known: comparable as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def b64(h: bytes) -> str:
@@ -142,6 +150,10 @@ class _BlockChecks:
         # named one: matched once every block is read
         self.redacted: dict[tuple[str, int], dict[str, Any]] = {}
         self.redactions: dict[tuple[str, int], BlockAddress] = {}
+        # each committed `EXEC redact_revision` (where it was) and each completed redaction (the
+        # block of its redactionInfo): every request completes in its block or a later one
+        self.requested: list[tuple[BlockAddress, str | None]] = []
+        self.completed: list[BlockAddress] = []
         self.counts = {
             "blocks": 0,
             "revisions": 0,
@@ -224,7 +236,10 @@ class _BlockChecks:
         check = self.checks["block-fields"]
         failures, warnings = check.failures, check.warnings
         info = block.transaction_info
-        moments = [(s.start_time, "a statement's startTime") for s in (info.statements if info is not None else ())]
+        stamped = _utc(block.timestamp)
+        moments = [
+            (_utc(s.start_time), "a statement's startTime") for s in (info.statements if info is not None else ())
+        ]
         for revision in block.revisions or ():
             if revision.metadata is None:
                 continue
@@ -237,10 +252,10 @@ class _BlockChecks:
                     found=block.transaction_id,
                     **where,
                 )
-            if tx_time is not None:
-                moments.append((tx_time, "its revisions' metadata.txTime"))
+            if isinstance(tx_time, datetime):
+                moments.append((_utc(tx_time), "its revisions' metadata.txTime"))
         for moment, what in moments:
-            if moment > block.timestamp:
+            if moment > stamped:
                 check.fail(
                     f"blockTimestamp is before {what}",
                     expected=f"at or after {moment.isoformat()}",
@@ -249,9 +264,9 @@ class _BlockChecks:
                 )
                 break
         latest = max((m for m, _ in moments), default=None)
-        if latest is not None and (block.timestamp - latest).total_seconds() > TIMESTAMP_SLACK_SECONDS:
+        if latest is not None and (stamped - latest).total_seconds() > TIMESTAMP_SLACK_SECONDS:
             check.warn(
-                f"blockTimestamp is {(block.timestamp - latest).total_seconds():,.0f} s after the transaction's own "
+                f"blockTimestamp is {(stamped - latest).total_seconds():,.0f} s after the transaction's own "
                 "times (QLDB writes them milliseconds apart)",
                 expected=f"shortly after {latest.isoformat()}",
                 found=block.timestamp.isoformat(),
@@ -268,9 +283,12 @@ class _BlockChecks:
                     "export_id": export_id,
                     "location": location,
                 }
+        statements = block.transaction_info.statements if block.transaction_info is not None else ()
+        self.requested += [(block.address, location) for s in statements if _REDACT.match(s.statement)]
         info = block.redaction_info
         entries = info.get("revisions", ()) if info is not None and hasattr(info, "get") else ()
         for entry in entries:
+            self.completed.append(block.address)
             try:
                 self.redactions[(str(entry["documentId"]), int(entry["version"]))] = block.address
             except (KeyError, TypeError, ValueError):
@@ -335,9 +353,16 @@ class _Verifier(_BlockChecks):
         summary = ExportSummary(export.export_id, export.ref.head)
         where = {"export_id": export.export_id}
         if export.started is None:
-            manifest.warn("no started manifest: ledger name and time window cannot be checked", **where)
+            manifest.warn(
+                f"export {export.export_id}: no started manifest: ledger name and time window cannot be checked",
+                **where,
+            )
         if export.completed is None:
-            manifest.warn("no completed manifest: the export is in progress or was cancelled; not verified", **where)
+            manifest.warn(
+                f"export {export.export_id}: no completed manifest: the export is in progress or was cancelled; "
+                "not verified",
+                **where,
+            )
             summary.complete = False
             return summary
         previous_range_end: int | None = None
@@ -449,7 +474,7 @@ class _Verifier(_BlockChecks):
         summary.last = block.address
         summary.last_hash = block.block_hash
         if export.started is not None and not (
-            export.started.inclusive_start_time <= block.timestamp < export.started.exclusive_end_time
+            _utc(export.started.inclusive_start_time) <= _utc(block.timestamp) < _utc(export.started.exclusive_end_time)
         ):
             self.checks["manifest"].fail(
                 "block committed outside the export's time window",
@@ -460,9 +485,23 @@ class _Verifier(_BlockChecks):
             )
         self._chain(block, previous, where)
         self._block_hashes(block, where, json_origin)
+        self._documents(block, where)
         self._revisions(block, summary, where, json_origin)
         self._fields(block, where)
         self._redaction_records(block, export.export_id, location)
+
+    def _documents(self, block: Block, where: dict[str, Any]) -> None:
+        """Every document the transaction wrote (transactionInfo is hashed) has its revision in
+        an exported block: one taken out, or emptied to a hash, leaves its document named
+        there. (A stream's block summary lists hashes only: this is for exports.)"""
+        written = block.transaction_info.documents if block.transaction_info is not None else {}
+        present = {r.document_id for r in block.revisions or () if r.metadata is not None}
+        missing = sorted(d for d in written if d not in present)
+        if missing:
+            self.checks["block-hashes"].fail(
+                f"transactionInfo names documents the block holds no revision of: {', '.join(missing[:3])}",
+                **where,
+            )
 
     # -- across exports ------------------------------------------------------------------------
 
@@ -561,25 +600,33 @@ class _Verifier(_BlockChecks):
         check = self.checks["digest-proof"]
         if export.started is None:
             return
-        start = export.started.inclusive_start_time
+        start = _utc(export.started.inclusive_start_time)
         before = [
-            s.last
+            s
             for e, s in zip(exports, summaries, strict=True)
-            if s.last is not None and e.started is not None and e.started.inclusive_start_time < start
+            if s.last is not None and e.started is not None and _utc(e.started.inclusive_start_time) < start
         ]
-        last = max(before, default=None)
-        if last is None:
+        previous = max(before, key=lambda s: s.last.sequence_no if s.last else -1, default=None)
+        if previous is None or previous.last is None or previous.last_hash is None:
             check.warn(
                 f"the export holds no blocks; its proof is for block {proof.block_address.sequence_no}, "
                 "which is in no export read",
                 **where,
             )
-        elif proof.block_address != last:
+        elif proof.block_address != previous.last:
             check.fail(
                 "the export holds no blocks, but its proof is not for the last block of the exports before it: "
                 "its manifest does not list blocks it held",
-                expected=str(last),
+                expected=str(previous.last),
                 found=str(proof.block_address),
+                **where,
+            )
+        elif fold(proof.hashes, previous.last_hash) != proof.digest:
+            check.fail(
+                "the proof does not fold the block hash to the stored digest",
+                address=previous.last,
+                expected=b64(proof.digest),
+                found=b64(fold(proof.hashes, previous.last_hash)),
                 **where,
             )
         else:
@@ -631,7 +678,26 @@ class _Verifier(_BlockChecks):
                     address=address,
                     **where,
                 )
+        self._requests_completed()
         return unmatched
+
+    def _requests_completed(self) -> None:
+        """Each redaction requested is completed by a redactionInfo in its block or a later one
+        (QLDB redacts asynchronously). One still open at the end of the blocks read has not
+        completed there — or its redactionInfo was removed: a warning, naming the block."""
+        check = self.checks["redactions"]
+        open_requests = sorted(self.requested, key=lambda r: r[0].sequence_no)
+        for done in sorted(self.completed, key=lambda a: a.sequence_no):
+            first = next((r for r in open_requests if r[0].sequence_no <= done.sequence_no), None)
+            if first is not None:
+                open_requests.remove(first)
+        for address, location in open_requests:
+            check.warn(
+                "a redaction requested in this block (EXEC redact_revision) has not completed in the blocks read: "
+                "QLDB completes it in a later block, with a redactionInfo — unless that was removed",
+                address=address,
+                location=location,
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -747,7 +813,8 @@ def _summarise(verifier: _Verifier, summaries: list[ExportSummary]) -> None:
     joins = max(len(complete) - 1, 0)
     c["continuity"].summary = f"{c['continuity'].checked} of {joins} joins between exports verified"
     anchored = c["digest-proof"].checked
-    c["digest-proof"].summary = f"{anchored} of {len(complete)} exports anchored to a ledger digest"
+    read = sum(1 for s in summaries if s.complete)
+    c["digest-proof"].summary = f"{anchored} of {read} exports anchored to a ledger digest"
     for check in c.values():
         if check.status is Status.OK and not check.checked:
             check.summary += " (nothing to check)"
