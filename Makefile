@@ -21,11 +21,11 @@ typecheck:
 test:
 	$(PY) -m pytest -q
 
-# More generated ledger histories than CI runs, from a random seed (SEED=<n> replays one):
+# More generated ledger histories and forgery seeds than CI runs, from a random seed (SEED=<n> replays one):
 #   make fuzz SEEDS=50 [SEED=1234]
 SEEDS ?= 20
 fuzz:
-	QLDB_DR_FUZZ_EXAMPLES=$(SEEDS) $(PY) -m pytest -q tests/differential $(if $(SEED),--hypothesis-seed=$(SEED))
+	QLDB_DR_FUZZ_EXAMPLES=$(SEEDS) $(PY) -m pytest -q tests/differential tests/tamper $(if $(SEED),--hypothesis-seed=$(SEED))
 
 # The sample vault shipped in examples/ is generated, never hand-edited.
 examples:

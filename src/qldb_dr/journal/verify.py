@@ -12,7 +12,7 @@ revision-hashes   every revision hash recomputed from its metadata and data (or 
 block-fields      the fields outside the block hash agree with the hashed ones: transactionId
                   is every revision's metadata.txId; blockTimestamp is not before any
                   revision's metadata.txTime or statement's startTime (QLDB writes them
-                  milliseconds apart: see FORMAT-NOTES in docs/verify.md)
+                  milliseconds apart: docs/verify.md)
 redactions        every redacted revision is named by a committed redaction (a block's
                   redactionInfo): QLDB's revision hash cannot tell a redacted revision from a
                   whole one, so a revision shown redacted without one is a forgery
