@@ -409,3 +409,66 @@ def test_history_increment_redacting_next_to_a_table_dropped_since_verifies_ok(
         _target(running, "hist-drop"), "SELECT h.dataHash FROM history(Kept) AS h WHERE h.metadata.version = 0"
     )
     assert redacted["dataHash"] is not None
+
+
+def test_revision_redacted_in_the_settle_gap_is_restored_redacted_only_once_its_redaction_is_in_the_vault(
+    source: tuple[Running, QldbDriver, Settings],
+) -> None:
+    """A redaction committed after a window's end but before its export read the journal: the
+    export shows the revision redacted, its redactionInfo lands in the next recovery point. Until
+    that one is in the vault nothing proves the redaction, and a restore refuses to treat the
+    revision as redacted; once it is, the restore treats it so."""
+    from datetime import UTC, datetime
+
+    from qldb_dr.backup import plan_window, record, verify_export
+    from tests.backup.conftest import wait_exports
+
+    running, driver, settings = source
+    backup(running, settings)
+    for price in (1, 2):
+        driver.execute_lambda(
+            lambda t, p=price: t.execute_statement("UPDATE Vehicle AS v SET v.Mileage = ? WHERE v.VIN = 'V00001'", p)
+        )
+    time.sleep(0.002)
+    backup_steps, qldb = settings.backup(), settings.qldb()
+    window = plan_window(backup_steps, qldb, now=datetime.now(UTC), settle_seconds=0)
+    assert window is not None
+    time.sleep(0.002)
+    (v1,) = rows(
+        driver,
+        "SELECT h.blockAddress, h.metadata.id AS id FROM history(Vehicle) AS h "
+        "WHERE h.data.VIN = 'V00001' AND h.metadata.version = 1",
+    )
+    (table,) = rows(driver, "SELECT tableId FROM information_schema.user_tables WHERE name = 'Vehicle'")
+    driver.execute_lambda(
+        lambda t: t.execute_statement("EXEC redact_revision ?, ?, ?", v1["blockAddress"], table["tableId"], v1["id"])
+    )
+    export_id = qldb.export(
+        settings.ledger,
+        start=window.start,
+        end=window.end,
+        bucket=settings.vault_bucket,
+        prefix=backup_steps.export_prefix,
+        role_arn=settings.export_role_arn,
+        output_format=settings.output_format,
+    )
+    wait_exports(running)
+    verified = verify_export(backup_steps, qldb, window, export_id)
+    assert any(c["name"] == "redactions" and c["status"] == "WARNING" for c in verified.checks), verified.checks
+    second = record(
+        backup_steps, window, verified, output_format=settings.output_format, now=datetime.now(UTC), execution=None
+    )
+    request = {
+        "sourceLedger": "orders",
+        "targetLedger": "settle-gap",
+        "targetRegion": "us-west-2",
+        "mode": "history",
+        "recoveryPointId": second.recovery_point_id,
+    }
+    with pytest.raises(VaultVerificationError) as error:
+        restore(running, request, "gap1")
+    assert "is shown redacted, but no redaction in the vault proves it" in str(error.value)
+    assert running.client("qldb", "us-west-2").list_ledgers()["Ledgers"] == []
+    backup(running, settings)  # the next recovery point holds the redaction
+    result = restore(running, request, "gap2")
+    assert result["verification"]["status"] == "OK", result["verification"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from qldb_dr.catalog import Catalog, RecoveryPoint, Vault, data_keys, pinned_store
+from qldb_dr.catalog import Catalog, RecoveryPoint, Vault, data_keys
 from qldb_dr.checks import Status
 from qldb_dr.errors import (
     NoRecoveryPointsError,
@@ -25,10 +25,11 @@ from qldb_dr.errors import (
 from qldb_dr.journal.export import COMPLETED_SUFFIX, PROOF_SUFFIX, STARTED_SUFFIX
 from qldb_dr.journal.models import Block
 from qldb_dr.journal.reader import read_blocks
-from qldb_dr.journal.verify import verify_source
+from qldb_dr.journal.verify import Redacted, verify_source
 from qldb_dr.local.partiql import ast, parse
 from qldb_dr.local.partiql.errors import PartiqlError
 from qldb_dr.restore.model import Mode, RestoreRequest, iso
+from qldb_dr.store.pinned import pinned
 
 
 @dataclass
@@ -208,10 +209,12 @@ def plan(restore_id: str, request: RestoreRequest, vault: Vault, watermark: int,
     selected = beyond(chosen, watermark)
     check_chain(selected, watermark)
     _arrived(vault, selected)
-    # Every object of a recovery point is read at the version it pinned, its SHA-256 checked.
-    reading = pinned_store(vault.store, chosen)
+    # Every object of a recovery point is read at the version it pinned, its SHA-256 checked;
+    # the ones to restore are watched for newer versions written over them.
+    pins = {key: pin for point in points for key, pin in point.pins.items()}
+    reading = pinned(vault.store, pins, [p.export_head for p in chosen if p.pins])
     pinned_vault = Vault(reading, vault.prefix)
-    _verify(pinned_vault, selected)
+    _verify(pinned_vault, selected, points[points.index(chosen[-1]) + 1 :] if chosen else [])
     # The schema is learnt from the whole chain, the blocks already applied included: an
     # incremental restore's new recovery points may not touch every table.
     schema, objects, revisions, blocks, at_cut = _read(pinned_vault, chosen, request, cut, watermark)
@@ -248,7 +251,8 @@ def _arrived(vault: Vault, points: list[RecoveryPoint]) -> None:
             )
 
 
-def _verify(vault: Vault, points: list[RecoveryPoint]) -> None:
+def _verify(vault: Vault, points: list[RecoveryPoint], later: list[RecoveryPoint]) -> None:
+    """Verify the recovery points to restore; `later`: the vault's recovery points after them."""
     if not points:
         return
     report = verify_source(vault.store.scoped(points[0].export_prefix), heads={p.export_head for p in points})
@@ -267,6 +271,27 @@ def _verify(vault: Vault, points: list[RecoveryPoint]) -> None:
                 f"recovery point {point.recovery_point_id}: the export in the vault is not the one the catalog "
                 "recorded; nothing was written to the target"
             )
+    if report.unproven:
+        _proven(vault, [p for p in later if p not in points], report.unproven)
+
+
+def _proven(vault: Vault, later: list[RecoveryPoint], unproven: list[Redacted]) -> None:
+    """A revision shown redacted is treated as redacted only with the redaction that proves it:
+    in the recovery points read, or — its redaction committed after them — in a later one of
+    the vault (verified, and read at its pinned versions)."""
+    wanted = {(r.document_id, r.version) for r in unproven}
+    if later:
+        report = verify_source(vault.store.scoped(later[0].export_prefix), heads={p.export_head for p in later})
+        if report.status is not Status.FAILURE:
+            wanted -= report.redactions
+    if wanted:
+        first = next(r for r in unproven if (r.document_id, r.version) in wanted)
+        raise VaultVerificationError(
+            f"document {first.document_id} version {first.version} (block {first.address.sequence_no}) is shown "
+            "redacted, but no redaction in the vault proves it; nothing was written to the target",
+            hint="restore a point before that block (--block), or wait for the next recovery point, which holds "
+            "the redaction if it is real",
+        )
 
 
 def _read(
