@@ -160,6 +160,17 @@ def _detach(args: argparse.Namespace, env: Environment, data_dir: Path) -> int:
     raise QldbDrError(f"the endpoint did not start within {START_SECONDS} s", hint=f"see {log}")
 
 
+def _own_endpoint(url: str) -> None:
+    """The workflows' task handlers run in this process and call AWS through boto3: they call
+    this endpoint, whatever endpoint the shell that started it named (a stale port would fail
+    every backup with "Could not connect"). Any credentials do; dummy ones if there are none."""
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL_")]:
+        del os.environ[name]
+    os.environ["AWS_ENDPOINT_URL"] = url
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+
+
 def _serve(args: argparse.Namespace, env: Environment, data_dir: Path) -> int:
     import boto3
 
@@ -186,6 +197,7 @@ def _serve(args: argparse.Namespace, env: Environment, data_dir: Path) -> int:
     own_url = f"http://127.0.0.1:{port}"
     endpoint.fallback = moto_app(port)
     s3_url = os.environ.get("AWS_ENDPOINT_URL_S3") or own_url  # exports go to this endpoint's S3 by default
+    _own_endpoint(own_url)
     endpoint.exports.s3_client = lambda region: boto3.client(
         "s3", region_name=region, endpoint_url=s3_url, aws_access_key_id="local", aws_secret_access_key="local"
     )
@@ -193,6 +205,7 @@ def _serve(args: argparse.Namespace, env: Environment, data_dir: Path) -> int:
 
     def ready() -> None:
         deployment = deploy(own_url, primary=args.primary_region, dr=args.dr_region, retention_days=args.retention_days)
+        endpoint.deployment = deployment.to_json()
         pid_file.write_text(json.dumps({"pid": os.getpid(), "port": port, "deployment": deployment.describe()}))
         env.stdout.write(deployment.describe())
         _announce(env, port, data_dir, detached=False)

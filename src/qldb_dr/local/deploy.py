@@ -69,6 +69,15 @@ class Deployment:
     buckets: dict[str, str] = field(default_factory=dict)  # region -> vault bucket
     workflows: dict[str, str] = field(default_factory=dict)  # "<name> <region>" -> ARN
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "primaryRegion": self.primary_region,
+            "drRegion": self.dr_region,
+            "vaults": dict(self.buckets),
+            "workflows": dict(self.workflows),
+            "standbyRule": STANDBY_RULE,
+        }
+
     def describe(self) -> str:
         primary, dr = self.buckets[self.primary_region], self.buckets[self.dr_region]
         return (

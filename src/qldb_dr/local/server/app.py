@@ -58,6 +58,10 @@ def credential_scope(environ: dict[str, Any]) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
+HEALTH_PATH = "/_qldb-dr/health"
+SERVICES = ("qldb", "qldb-session", "s3", "stepfunctions", "lambda", "events", "iam", "sts", "kms", "logs")
+
+
 class Endpoint:
     """Serves QLDB and QLDB Session; other services go to `fallback` (the local AWS services)."""
 
@@ -78,6 +82,16 @@ class Endpoint:
         for region, name in self.registry.all():
             self.exports.resume(self.registry.ledger(region, name, active=False))
         self.fallback = fallback
+        self.deployment: dict[str, Any] | None = None  # what `local up` deployed, once it has
+
+    def health(self) -> dict[str, Any]:
+        """`GET /_qldb-dr/health` (as LocalStack's `/_localstack/health`): ready once the
+        workflows are deployed, and what is deployed."""
+        return {
+            "status": "ready" if self.deployment is not None else "starting",
+            "services": {name: "available" for name in SERVICES},
+            "deployment": self.deployment,
+        }
 
     def close(self) -> None:
         """Orderly stop: let running exports finish writing, then close every ledger."""
@@ -85,6 +99,8 @@ class Endpoint:
         self.registry.close()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") == "GET":
+            return _respond(start_response, 200, self.health())
         region, service = credential_scope(environ)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if service == "qldb" or target.startswith("QLDBSession."):
