@@ -13,11 +13,11 @@ from qldb_dr.runtime import environment
 def handler(event: Any, context: Any) -> dict[str, Any]:
     env = environment()
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
-    bucket = event.get("vaultBucket") or env.get("QLDB_DR_VAULT_BUCKET")
+    request = event["request"]  # the execution's input: it may name its vault (`restore start --vault`)
+    bucket = request.get("vaultBucket") or env.get("QLDB_DR_VAULT_BUCKET")
     if not bucket:
         raise InvalidInputError("Plan Restore needs the vault: vaultBucket, or QLDB_DR_VAULT_BUCKET in its environment")
-    prefix = event.get("vaultPrefix") or env.get("QLDB_DR_VAULT_PREFIX") or ""
-    request = event["request"]
+    prefix = request.get("vaultPrefix") or env.get("QLDB_DR_VAULT_PREFIX") or ""
     if "catalogKey" in request:  # a recovery point arrived: an incremental restore of its standby
         request = standby.request_for(bucket, prefix, region, request["catalogKey"])
         if request is None:

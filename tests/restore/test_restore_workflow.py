@@ -259,6 +259,26 @@ def test_standby_recovery_points_arriving_out_of_order_converge(
         assert _sorted(target, table) == _sorted(driver, table)
 
 
+def test_restore_from_the_vault_named_with_vault_and_refused_when_it_is_not_there(
+    deployed: tuple[Running, QldbDriver, Deployment],
+) -> None:
+    running, _, deployment = deployed
+    _backed_up(running, deployment)
+    base = ("restore", "start", "--source-ledger", "orders", "--region", "us-west-2")
+    code, out, err = run(*base, "--target-ledger", "nowhere", "--vault", "s3://no-such-vault")
+    assert code == 2 and "no-such-vault: no such bucket" in err, out + err
+    started = _executions(running, deployment.workflows["qldb-dr-restore us-west-2"])
+    assert not [e for e in started if e["name"].startswith("nowhere")]
+    assert running.client("qldb", "us-west-2").list_ledgers()["Ledgers"] == []
+    primary = deployment.buckets[deployment.primary_region]  # the other region's vault, named
+    code, out, err = run(*base, "--target-ledger", "from-primary", "--vault", f"s3://{primary}")
+    assert code == 0, out + err
+    restore_id = out.split()[1].rstrip(":")
+    s3 = running.client("s3", "us-east-1")
+    # planned and reported in the vault named (the DR vault gets them only by replication from it)
+    assert s3.list_objects_v2(Bucket=primary, Prefix=f"orders/restores/{restore_id}/report.json")["KeyCount"] == 1
+
+
 def test_restore_bad_input_exit_2_before_anything_starts(deployed: tuple[Running, QldbDriver, Deployment]) -> None:
     running, _, deployment = deployed
     base = ("restore", "start", "--source-ledger", "orders", "--target-ledger", "x", "--region", "us-west-2")

@@ -120,6 +120,7 @@ def _request(args: argparse.Namespace, region: str) -> dict[str, Any]:
 def run_start(args: argparse.Namespace, env: Environment) -> int:
     deployed = workflow(RESTORE, args.region)
     vault = _vault(args, deployed.vault_bucket)
+    next(iter(vault.store.list(vault.prefix)), None)  # a vault that is not there fails here, before anything starts
     request = _request(args, deployed.region)
     if args.vault:
         bucket, _, prefix = args.vault.removeprefix("s3://").partition("/")
