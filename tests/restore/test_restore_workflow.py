@@ -86,6 +86,9 @@ def test_restore_start_rebuilds_ledger_in_dr_region_from_dr_vault(
     restore_id = out.split()[1].rstrip(":")
     code, report, _ = run("restore", "report", restore_id, "--region", "us-west-2", "--json")
     assert code == 0 and json.loads(report)["status"] == "OK"
+    # without --region (the shell's default is us-east-1): found where it ran
+    code, report, err = run("restore", "report", restore_id, "--json")
+    assert code == 0 and json.loads(report)["restoreId"] == restore_id, err
 
 
 def test_restore_dry_run_prints_plan_and_estimate(deployed: tuple[Running, QldbDriver, Deployment]) -> None:
@@ -286,6 +289,7 @@ def test_restore_bad_input_exit_2_before_anything_starts(deployed: tuple[Running
         (("--partitions", "0"), "partitions must be 1 to 1024, not 0"),
         (("--max-concurrency", "-1"), "maxConcurrency must be 1 to 1000, not -1"),
         (("--at", "yesterday"), "'yesterday' is not a time: use ISO 8601, e.g. 2026-12-06T14:30:00Z"),
+        (("--target-ledger", "bad name!"), "targetLedger 'bad name!' is not a QLDB ledger name: 1 to 32 letters"),
     ):
         code, out, err = run(*base, *extra)
         assert code == 2 and message in err and "Traceback" not in err, (extra, out, err)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from qldb_dr.aws import client as aws_client
 from qldb_dr.catalog import Vault
@@ -192,16 +196,41 @@ def _measured_rate(vault: Vault, source: str) -> float:
 
 
 def _execution(region: str | None, restore_id: str) -> tuple[Any, Any, dict[str, Any]]:
-    deployed = workflow(RESTORE, region)
-    sfn = aws_client("stepfunctions", deployed.region)
-    arn = deployed.arn.replace(":stateMachine:", ":execution:") + ":" + restore_id
-    try:
-        description = sfn.describe_execution(executionArn=arn)
-    except sfn.exceptions.ExecutionDoesNotExist as exc:
+    """The restore's execution: in `region`, or — none given — in the default region, else in
+    whichever region ran it (a restore runs in the DR region, not where the operator's shell
+    points)."""
+    found = _describe(region, restore_id)
+    if found is None and region is None:
+        others = [r for r in _regions() if r != aws_client("stepfunctions").meta.region_name]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            found = next((f for f in pool.map(lambda r: _describe(r, restore_id, quiet=True), others) if f), None)
+    if found is None:
+        where = region or "any region"
         raise QldbDrError(
-            f"no restore {restore_id} in {deployed.region}", hint="list them with `qldb-dr restore list`"
-        ) from exc
-    return deployed, sfn, description
+            f"no restore {restore_id} in {where}", hint="list them with `qldb-dr restore list --region R`"
+        )
+    return found
+
+
+def _describe(region: str | None, restore_id: str, *, quiet: bool = False) -> tuple[Any, Any, dict[str, Any]] | None:
+    try:
+        deployed = workflow(RESTORE, region)
+        sfn = aws_client("stepfunctions", deployed.region)
+        arn = deployed.arn.replace(":stateMachine:", ":execution:") + ":" + restore_id
+        return deployed, sfn, sfn.describe_execution(executionArn=arn)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist" or quiet:
+            return None
+        raise
+    except (QldbDrError, BotoCoreError):
+        if quiet:
+            return None
+        raise
+
+
+def _regions() -> list[str]:
+    """The regions Step Functions is in (botocore's own list: no call)."""
+    return list(boto3.session.Session().get_available_regions("stepfunctions"))
 
 
 def _source(execution_input: dict[str, Any], vault: Vault) -> str | None:

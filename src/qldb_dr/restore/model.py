@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import enum
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -135,6 +136,8 @@ class RestoreRequest:
             mode = Mode(event.get("mode", "latest"))
         except ValueError as exc:
             raise InvalidInputError(f"mode must be latest or history, not {event.get('mode')!r}") from exc
+        for field_name in ("sourceLedger", "targetLedger"):
+            check_ledger_name(str(event[field_name]), field_name)
         at = None if event.get("at") is None else parse_time(str(event["at"]))
         block = _count(event, "block", None)
         partitions = _count(event, "partitions", DEFAULT_PARTITIONS)
@@ -170,6 +173,20 @@ class RestoreRequest:
             "partitions": self.partitions,
             "maxConcurrency": self.max_concurrency,
         }
+
+
+# QLDB's rule for ledger names (the API's pattern): 1-32 letters, digits and hyphens, not all
+# digits, no leading, trailing or doubled hyphen.
+_LEDGER_NAME = re.compile(r"(?!^.*--)(?!^[0-9]+$)(?!^-)(?!.*-$)^[A-Za-z0-9-]{1,32}$")
+
+
+def check_ledger_name(name: str, what: str = "ledger") -> str:
+    if not _LEDGER_NAME.match(name):
+        raise InvalidInputError(
+            f"{what} {name!r} is not a QLDB ledger name: 1 to 32 letters, digits and hyphens, not all digits, "
+            "with no hyphen first, last or twice in a row"
+        )
+    return name
 
 
 def _count(event: dict[str, Any], name: str, default: int | None) -> Any:
