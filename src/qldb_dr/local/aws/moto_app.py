@@ -21,13 +21,24 @@ from qldb_dr.local.server.app import WsgiApp
 
 def install_patches() -> None:
     """Install every qldb-dr patch on moto (idempotent)."""
-    from qldb_dr.local.aws import events, executor, lambdas, maps, mockconfig, object_lock, replication, schedules
+    from qldb_dr.local.aws import (
+        events,
+        executor,
+        lambdas,
+        maps,
+        mockconfig,
+        object_lock,
+        public_access,
+        replication,
+        schedules,
+    )
 
     lambdas.install()  # functions run their handlers in this process
     executor.install()  # Step Functions: time scale, names, Lambda calls in process
     maps.install()  # Distributed Map: tolerated failures, result files
     mockconfig.install()  # Step Functions Local's mock configuration file
     object_lock.install()  # S3 Object Lock enforced
+    public_access.install()  # S3 Block Public Access enforced
     replication.install()  # S3 replication
     events.install()  # S3 notifications to EventBridge, rules to targets
     schedules.install()  # scheduled rules and schedules fire
