@@ -329,3 +329,26 @@ def test_commit_queued_too_long_capacity_exceeded_then_pyqldb_retries(local: Run
     engine._lock.release()
     writer.join(timeout=60)
     assert rows(driver, "SELECT VALUE a FROM Q") == [1]
+
+
+def test_consumed_read_ios_count_documents_read_once_over_every_page(driver: QldbDriver) -> None:
+    """A driver sums ConsumedIOs.ReadIOs over a result's pages: the total is the documents read
+    to produce it (a scan reads the table, an indexed lookup what it finds), each once."""
+    driver.execute_lambda(lambda t: t.execute_statement("CREATE TABLE Reads"))
+    driver.execute_lambda(lambda t: t.execute_statement("CREATE INDEX ON Reads (k)"))
+    for start in range(0, 450, 40):
+        batch = [{"k": i, "even": i % 2 == 0} for i in range(start, min(start + 40, 450))]
+        driver.execute_lambda(lambda t, b=batch: t.execute_statement("INSERT INTO Reads ?", b))
+
+    def read_ios(statement: str, *params: Any) -> tuple[int, int]:
+        def run(t: Any) -> tuple[int, int]:
+            cursor = t.execute_statement(statement, *params)
+            rows = sum(1 for _ in cursor)
+            return rows, int((cursor.get_consumed_ios() or {}).get("ReadIOs", 0))
+
+        return driver.execute_lambda(run)  # type: ignore[no-any-return]
+
+    assert read_ios("SELECT * FROM Reads") == (450, 450)  # three pages, the table read once
+    assert read_ios("SELECT * FROM Reads AS r WHERE r.even = true") == (225, 450)
+    assert read_ios("SELECT COUNT(*) AS n FROM Reads") == (1, 450)
+    assert read_ios("SELECT * FROM Reads AS r WHERE r.k = ?", 7) == (1, 1)

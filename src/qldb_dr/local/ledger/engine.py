@@ -628,6 +628,7 @@ class Transaction:
         self.ddl: list[dict[str, Any]] = []
         self.ddl_tables: list[str] = []
         self.redaction: dict[str, Any] | None = None
+        self.reads = 0  # documents and revisions read (QLDB's read I/Os: ConsumedIOs.ReadIOs)
         self._bytes = 0
         self._now = millis(datetime.now(UTC))
 
@@ -665,6 +666,7 @@ class Transaction:
         self.read_tables.add(table_id)
         mine = {d: p for d, p in self.pending.items() if p.table_id == table_id}
         for doc in self.ledger.committed_scan(table_id):
+            self.reads += 1
             pending = mine.pop(doc.id, None)
             if pending is None:
                 yield doc
@@ -678,6 +680,7 @@ class Transaction:
         pending = self.pending.get(document_id)
         self.read_documents.add(document_id)
         committed = self.ledger.committed_document(table_id, document_id)
+        self.reads += committed is not None
         if pending is None:
             return committed
         if pending.table_id != table_id or pending.data is None:
@@ -706,7 +709,9 @@ class Transaction:
     def history(
         self, table_id: str, start: datetime | None, end: datetime | None, document_ids: Sequence[str] | None = None
     ) -> Iterable[CommittedRevision]:
-        return self.ledger.committed_history(table_id, start, end, document_ids)
+        for revision in self.ledger.committed_history(table_id, start, end, document_ids):
+            self.reads += 1
+            yield revision
 
     def utcnow(self) -> datetime:
         now: datetime = self._now

@@ -176,16 +176,18 @@ class SessionService:
         if not isinstance(statement, str) or not statement.strip():
             raise BadRequest("ExecuteStatement needs a Statement")
         parameters = [_parameter(p, i) for i, p in enumerate(body.get("Parameters") or [], start=1)]
-        writes_before = len(txn.pending)
+        writes_before, reads_before = len(txn.pending), txn.reads
         values = txn.execute(statement, parameters)
-        consumed = {"ReadIOs": len(values), "WriteIOs": max(len(txn.pending) - writes_before, 0)}
+        # What producing the result read — documents, not result rows: all of it here, as the
+        # engine evaluates a statement whole; the later pages' FetchPage reads nothing more.
+        consumed = {"ReadIOs": txn.reads - reads_before, "WriteIOs": max(len(txn.pending) - writes_before, 0)}
         return {"FirstPage": self._page(session, values), "ConsumedIOs": consumed}
 
     def _fetch(self, session: _Session, body: dict[str, Any]) -> dict[str, Any]:
         values = session.pages.pop(body.get("NextPageToken") or "", None)
         if values is None:
             raise BadRequest("NextPageToken is not a page of this transaction")
-        return {"Page": self._page(session, values), "ConsumedIOs": {"ReadIOs": len(values), "WriteIOs": 0}}
+        return {"Page": self._page(session, values), "ConsumedIOs": {"ReadIOs": 0, "WriteIOs": 0}}
 
     def _page(self, session: _Session, values: list[Any]) -> dict[str, Any]:
         page: dict[str, Any] = {
