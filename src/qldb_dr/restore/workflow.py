@@ -131,6 +131,17 @@ def plan_restore(event: Any, region: str, vault_bucket: str, vault_prefix: str, 
             request.max_concurrency,
         )
         replayed = {k.rsplit("/", 1)[-1] for k in vault.store.list(base + "replayed/")}
+        if targets.state(request.target) is None:
+            # The target is gone (deleted, or never prepared): what the finished partitions wrote
+            # went with it. A full restore starts over into a new one; an incremental restore's
+            # base went too.
+            if state.after >= 0:
+                raise InvalidInputError(
+                    f"restore {restore_id} adds blocks after {state.after} to {request.target.ledger}, which no longer "
+                    "holds them (deleted or replaced); nothing was written",
+                    hint="start a new restore (not --incremental) into the target",
+                )
+            replayed = set()
         pending = [
             {"restoreId": restore_id, "partition": p}
             for p in range(state.partitions)

@@ -90,8 +90,21 @@ CREATE TABLE IF NOT EXISTS merkle (
 """
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+def _connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
+    """A connection to the ledger's file. Only `create` makes the file: a connection opened
+    for a ledger deleted meanwhile (a session still on it) must fail, not leave an empty
+    database behind under the ledger's name."""
+    mode = "rwc" if create else "rw"
+    try:
+        connection = sqlite3.connect(
+            f"{path.absolute().as_uri()}?mode={mode}",
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=30,
+        )
+    except sqlite3.OperationalError as exc:
+        raise FileNotFoundError(f"{path}: no ledger here ({exc})") from exc
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=FULL")  # an acknowledged commit survives power loss
     return connection
@@ -144,6 +157,7 @@ class Ledger:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.gone = False
         self._local = threading.local()
         self._lock = threading.Lock()
         self.commit_wait = COMMIT_WAIT_SECONDS
@@ -160,7 +174,7 @@ class Ledger:
     @classmethod
     def create(cls, path: Path, name: str) -> Ledger:
         path.parent.mkdir(parents=True, exist_ok=True)
-        connection = _connect(path)
+        connection = _connect(path, create=True)
         try:
             connection.executescript(SCHEMA)
             connection.execute(
@@ -196,6 +210,18 @@ class Ledger:
     def close(self) -> None:
         self._writer.close()
 
+    def deleted(self) -> None:
+        """DeleteLedger: the sessions still on this ledger fail from now on, plainly. The writer
+        closes under the commit lock: closing a connection another thread is using crashes
+        the process."""
+        self.gone = True
+        with self._lock:
+            self._writer.close()
+
+    def _alive(self) -> None:
+        if self.gone:
+            raise BadRequest(f"Ledger {self.name} does not exist (it was deleted)")
+
     def settings(self) -> dict[str, Any]:
         """Control-plane settings (deletion protection, permissions mode, KMS key, tags)."""
         rows = self.reader().execute("SELECT key, value FROM settings").fetchall()
@@ -203,6 +229,7 @@ class Ledger:
 
     def update_settings(self, **values: Any) -> None:
         with self._lock:
+            self._alive()
             self._writer.executemany(
                 "INSERT INTO settings (key, value) VALUES (?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -211,6 +238,7 @@ class Ledger:
 
     def reader(self) -> sqlite3.Connection:
         """This thread's read connection (WAL: readers never block the writer)."""
+        self._alive()
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
             connection = _connect(self.path)
@@ -218,6 +246,7 @@ class Ledger:
         return connection
 
     def begin(self) -> Transaction:
+        self._alive()
         return Transaction(self, new_id(), self.tip_seq, self.catalog)
 
     # -- reads of committed state ----------------------------------------------------------------
@@ -300,6 +329,7 @@ class Ledger:
 
     def put_export(self, export_id: str, created_ms: int, status: str, config: str) -> None:
         with self._lock:
+            self._alive()
             self._writer.execute(
                 "INSERT INTO exports (export_id, created_ms, status, config) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (export_id) DO UPDATE SET status = excluded.status, config = excluded.config",
@@ -375,6 +405,7 @@ class Ledger:
 
     def commit(self, txn: Transaction, client_digest: bytes) -> bytes:
         """Validate and append the transaction's block; returns the commit digest."""
+        self._alive()
         expected = commit_digest(txn.id, [s.digest for s in txn.statements])
         if client_digest != expected:
             raise BadRequest(
@@ -386,6 +417,7 @@ class Ledger:
             self.capacity_exceeded.set()
             raise CapacityExceeded("Capacity exceeded")  # QLDB's message; pyqldb retries with backoff
         try:
+            self._alive()
             self._validate(txn)
             self._append(txn)
         finally:

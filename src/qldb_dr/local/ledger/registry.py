@@ -85,7 +85,10 @@ class Registry:
                 path = self._path(region, name)
                 if not LEDGER_NAME.match(name) or not path.exists():
                     raise ResourceNotFound(f"Ledger {name} does not exist in {region}")
-                ledger = self._open[(region, name)] = Ledger(path)
+                try:
+                    ledger = self._open[(region, name)] = Ledger(path)
+                except FileNotFoundError as exc:  # deleted between the check and the open
+                    raise ResourceNotFound(f"Ledger {name} does not exist in {region}") from exc
         if active and self._state(region, name) != "ACTIVE":
             raise ResourcePreconditionNotMet(f"Ledger {name} is still being created")
         return ledger
@@ -161,7 +164,7 @@ class Registry:
         with self._lock:
             ledger = self._open.pop((region, name), None)
             if ledger is not None:
-                ledger.close()
+                ledger.deleted()
             self._created_at.pop((region, name), None)
             base = self._path(region, name)
             for suffix in ("", "-wal", "-shm"):

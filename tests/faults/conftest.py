@@ -1,0 +1,1 @@
+from tests.local.conftest import aws  # noqa: F401
