@@ -25,7 +25,7 @@ test:
 #   make fuzz SEEDS=50 [SEED=1234]
 SEEDS ?= 20
 fuzz:
-	QLDB_DR_FUZZ_EXAMPLES=$(SEEDS) $(PY) -m pytest -q tests/differential tests/tamper $(if $(SEED),--hypothesis-seed=$(SEED))
+	QLDB_DR_FUZZ_EXAMPLES=$(SEEDS) $(PY) -m pytest -q tests/differential tests/tamper tests/faults tests/local/test_durability.py $(if $(SEED),--hypothesis-seed=$(SEED))
 
 # The sample vault shipped in examples/ is generated, never hand-edited.
 examples:
