@@ -277,6 +277,7 @@ def _summary(report: dict[str, Any]) -> str:
             f"  superseded: a later restore had applied up to block {verification.get('supersededAtBlock')} when this "
             "one compared; that restore verifies the target"
         )
+    lines += [f"  note: {note}" for note in report.get("schemaNotes", [])]
     for check in verification.get("checks", []):
         lines.append(f"  {check['name']:<10} {check['status']:<8} {check['summary']}")
         lines += [
