@@ -9,8 +9,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from pyqldb.config.retry_config import RetryConfig
-from pyqldb.util.retry import Retry
 from pyqldb.driver.qldb_driver import QldbDriver
+from pyqldb.util.retry import Retry
 
 from qldb_dr.aws import client as aws_client
 from qldb_dr.errors import ServiceError, TargetNotEmptyError
