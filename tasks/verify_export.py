@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from qldb_dr.backup import Plan, Settings, verify_export
+from qldb_dr.catalog import Vault
 from qldb_dr.checks import Status
 from qldb_dr.errors import ExportVerificationError, InvalidInputError
 from qldb_dr.journal.verify import verify_source
-from qldb_dr.store.s3 import S3Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         settings, plan = Settings.from_json(event["backup"]), Plan.from_json(event["plan"])
         return verify_export(settings.backup(), settings.qldb(), plan, event["export"]["exportId"]).to_json()
     request = VerifyExportInput.parse(event)
-    report = verify_source(S3Store(request.bucket, request.export))
+    report = verify_source(Vault.open(f"s3://{request.bucket}").store.scoped(request.export))
     failed = [c for c in report.checks if c.status is Status.FAILURE]
     if failed:
         first = failed[0].first()

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from qldb_dr.aws import client as aws_client
 from qldb_dr.aws.qldb import Qldb
 from qldb_dr.catalog import Catalog, RecoveryPoint, TableCounts, Vault
 from qldb_dr.checks import Check, Status
@@ -146,12 +145,8 @@ class Settings:
             raise InvalidInputError(f"the backup settings in the state are incomplete ({exc})") from exc
 
     def backup(self) -> Backup:
-        from qldb_dr.store.s3 import S3Store
-
         return Backup(
-            self.ledger,
-            self.region,
-            Vault(S3Store(self.vault_bucket, "", aws_client("s3", self.region)), self.vault_prefix),
+            self.ledger, self.region, Vault.open(f"s3://{self.vault_bucket}/{self.vault_prefix}", self.region)
         )
 
     def qldb(self) -> Qldb:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from qldb_dr.checks import Check
-from qldb_dr.errors import CatalogError, ObjectExistsError, QldbDrError, RecoveryPointConflictError
+from qldb_dr.errors import CatalogError, ObjectExistsError, QldbDrError, RecoveryPointConflictError, SourceNotFoundError
 from qldb_dr.journal.export import discover, open_export
 from qldb_dr.journal.models import BlockAddress
 from qldb_dr.journal.verify import ExportSummary, Report, verify_source
@@ -34,10 +34,39 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True, slots=True)
 class Vault:
-    """Where a ledger's backups live: a bucket (or directory) and an optional key prefix."""
+    """Where ledgers' backups live: a bucket (or a directory) and an optional key prefix.
+
+    `Vault.open(url)` is the one way code gets a vault. The store is rooted at the bucket (its
+    keys are bucket keys) or at the directory; the prefix is the vault's, and the only one."""
 
     store: Store
     prefix: str = ""
+
+    @classmethod
+    def open(cls, url: str, region: str | None = None, *, client: Any = None) -> Vault:
+        """`s3://bucket[/prefix]` (client: an S3 client, else one for `region` from the usual
+        AWS settings), or a directory path or `file://` URL."""
+        if url.startswith("s3://"):
+            from qldb_dr.aws import client as aws_client
+            from qldb_dr.store.s3 import S3Store, parse_s3_url
+
+            bucket, prefix = parse_s3_url(url)
+            return cls(S3Store(bucket, "", client if client is not None else aws_client("s3", region)), prefix)
+        from qldb_dr.store.local import LocalStore
+
+        path = url.removeprefix("file://")
+        if not path:
+            raise SourceNotFoundError("empty vault location", hint="give s3://bucket[/prefix] or a directory")
+        return cls(LocalStore(path), "")
+
+    @property
+    def url(self) -> str:
+        return self.store.url + self.prefix
+
+    @property
+    def bucket(self) -> str | None:
+        """The S3 bucket, for what must name it apart (a Distributed Map's item reader)."""
+        return getattr(self.store, "bucket", None)
 
     def journal(self, ledger: str) -> str:
         return f"{self.prefix}{ledger}/journal/"

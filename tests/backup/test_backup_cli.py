@@ -57,3 +57,25 @@ def test_backup_list_no_recovery_points_says_so(busy: tuple[Running, QldbDriver]
 def test_backup_without_deployed_workflow_clear_error(busy: tuple[Running, QldbDriver]) -> None:
     code, _, err = run("backup", "run", "--ledger", "orders")
     assert code == 2 and "no qldb-dr-backup state machine in us-east-1" in err and "Traceback" not in err
+
+
+def test_backup_list_of_a_vault_under_a_prefix_lists_its_recovery_points(busy: tuple[Running, QldbDriver]) -> None:
+    """A vault under a key prefix (`s3://bucket/prefix/`): backed up there, listed from there
+    (the prefix was applied twice: `prefix/prefix/<ledger>/catalog/`, and nothing was listed)."""
+    running, _ = busy
+    settings = Settings.resolve(
+        {
+            "ledgerName": "orders",
+            "vaultBucket": "vault-primary",
+            "vaultPrefix": "team-a/",
+            "exportRoleArn": "arn:aws:iam::123456789012:role/qldb-dr-export",
+            "settleSeconds": 0,
+        },
+        {},
+        "us-east-1",
+    )
+    point = _backup(running, settings)
+    for url in ("s3://vault-primary/team-a/", "s3://vault-primary/team-a"):
+        code, out, err = run("backup", "list", "--ledger", "orders", "--vault", url, "--json")
+        assert code == 0, err
+        assert [p["recoveryPointId"] for p in json.loads(out)] == [point.recovery_point_id], url

@@ -14,7 +14,6 @@ from qldb_dr.cli import output
 from qldb_dr.cli.main import Environment, ExitStatus
 from qldb_dr.cli.strategies import register_schedule
 from qldb_dr.errors import QldbDrError
-from qldb_dr.store.s3 import S3Store
 from qldb_dr.workflows.deployment import BACKUP, workflow
 from qldb_dr.workflows.watch import Watcher, describe
 
@@ -49,23 +48,23 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _vault(args: argparse.Namespace) -> tuple[str, str]:
+def _vault(args: argparse.Namespace) -> Vault:
     if args.vault:
         if not args.vault.startswith("s3://"):
             raise QldbDrError(f"--vault {args.vault}: give an s3://bucket[/prefix] URL")
-        bucket, _, prefix = args.vault.removeprefix("s3://").partition("/")
-        return bucket, prefix
+        return Vault.open(args.vault, args.region)
     deployed = workflow(BACKUP, args.region)
     if not deployed.vault_bucket:
         raise QldbDrError(f"the {BACKUP} workflow in {deployed.region} does not name its vault", hint="pass --vault")
-    return deployed.vault_bucket, ""
+    return Vault.open(f"s3://{deployed.vault_bucket}", args.region)
 
 
 def run_backup(args: argparse.Namespace, env: Environment) -> int:
     deployed = workflow(BACKUP, args.region)
     request: dict[str, Any] = {"ledgerName": args.ledger}
     if args.vault:
-        request["vaultBucket"], request["vaultPrefix"] = _vault(args)
+        vault = _vault(args)
+        request["vaultBucket"], request["vaultPrefix"] = vault.bucket, vault.prefix
     if args.settle_seconds is not None:
         if args.settle_seconds < 0:
             raise QldbDrError(
@@ -98,8 +97,7 @@ def run_backup(args: argparse.Namespace, env: Environment) -> int:
 
 
 def run_list(args: argparse.Namespace, env: Environment) -> int:
-    bucket, prefix = _vault(args)
-    vault = Vault(S3Store(bucket, prefix, aws_client("s3", args.region)), prefix)
+    vault = _vault(args)
     points = Catalog(vault).recovery_points(args.ledger)
     now = datetime.now(UTC)
     if args.json:
@@ -111,7 +109,7 @@ def run_list(args: argparse.Namespace, env: Environment) -> int:
         )
         return ExitStatus.OK
     if not points:
-        env.stdout.write(f"no recovery points of {args.ledger} in s3://{bucket}/{prefix}\n")
+        env.stdout.write(f"no recovery points of {args.ledger} in {vault.url}\n")
         return ExitStatus.OK
     table = output.table("RECOVERY POINT", "WINDOW (UTC)", "BLOCKS", "REVISIONS", "SIZE", "VERIFIED", "AGE")
     for point in points:

@@ -22,7 +22,6 @@ from qldb_dr.restore import target as targets
 from qldb_dr.restore.model import RestoreRequest, iso
 from qldb_dr.restore.standby import ledger_of
 from qldb_dr.restore.workflow import SUPERSEDED
-from qldb_dr.store.s3 import S3Store
 from qldb_dr.workflows.deployment import RESTORE, workflow
 from qldb_dr.workflows.watch import Watcher, describe
 
@@ -95,13 +94,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _vault(args: argparse.Namespace, deployed_bucket: str | None) -> Vault:
-    if args.vault:
-        bucket, _, prefix = args.vault.removeprefix("s3://").partition("/")
-    elif deployed_bucket:
-        bucket, prefix = deployed_bucket, ""
-    else:
+    if not args.vault and not deployed_bucket:
         raise QldbDrError("no vault named", hint="pass --vault s3://bucket")
-    return Vault(S3Store(bucket, "", aws_client("s3", args.region)), prefix)
+    return Vault.open(args.vault or f"s3://{deployed_bucket}", args.region)
 
 
 def _request(args: argparse.Namespace, region: str) -> dict[str, Any]:
@@ -127,8 +122,7 @@ def run_start(args: argparse.Namespace, env: Environment) -> int:
     next(iter(vault.store.list(vault.prefix)), None)  # a vault that is not there fails here, before anything starts
     request = _request(args, deployed.region)
     if args.vault:
-        bucket, _, prefix = args.vault.removeprefix("s3://").partition("/")
-        request.update(vaultBucket=bucket, vaultPrefix=prefix)
+        request.update(vaultBucket=vault.bucket, vaultPrefix=vault.prefix)
     if args.dry_run:
         return _dry_run(args, env, vault, deployed.region)
     restore_id = f"{args.target_ledger}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"

@@ -18,7 +18,6 @@ from qldb_dr.catalog import Vault
 from qldb_dr.cli.main import Environment, ExitStatus
 from qldb_dr.errors import QldbDrError
 from qldb_dr.restore.standby import enable
-from qldb_dr.store.s3 import S3Store
 from qldb_dr.workflows.deployment import BACKUP, RESTORE, workflow
 
 ROLE = "qldb-dr-workflows"  # the role EventBridge assumes to start executions (the CDK app creates it)
@@ -86,19 +85,15 @@ def register_standby(commands: Any) -> None:
 
 def run_standby(args: argparse.Namespace, env: Environment) -> int:
     deployed = workflow(RESTORE, args.region)
-    if args.vault:
-        bucket, _, prefix = args.vault.removeprefix("s3://").partition("/")
-    elif deployed.vault_bucket:
-        bucket, prefix = deployed.vault_bucket, ""
-    else:
+    if not args.vault and not deployed.vault_bucket:
         raise QldbDrError("no vault named", hint="pass --vault s3://bucket")
-    vault = Vault(S3Store(bucket, "", aws_client("s3", deployed.region)), prefix)
+    vault = Vault.open(args.vault or f"s3://{deployed.vault_bucket}", deployed.region)
     key = enable(vault, args.ledger, args.target_ledger, args.mode, enabled=not args.disable)
     if args.disable:
         env.stdout.write(f"standby of {args.ledger} retired: recovery points are no longer replayed ({key})\n")
     else:
         env.stdout.write(
-            f"warm standby: every recovery point of {args.ledger} landing in s3://{bucket} is replayed "
+            f"warm standby: every recovery point of {args.ledger} landing in {vault.url} is replayed "
             f"into {args.target_ledger} ({args.mode}) in {deployed.region} ({key})\n"
         )
     return ExitStatus.OK

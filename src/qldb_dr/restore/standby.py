@@ -14,10 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from qldb_dr.aws import client as aws_client
 from qldb_dr.catalog import Vault
 from qldb_dr.errors import CatalogError, ObjectNotFoundError
-from qldb_dr.store.s3 import S3Store
 
 
 def config_key(prefix: str, ledger: str) -> str:
@@ -48,7 +46,7 @@ def request_for(bucket: str, prefix: str, region: str, catalog_key: str) -> dict
     ledger = ledger_of(prefix, catalog_key)
     if ledger is None:
         return None
-    store = S3Store(bucket, "", aws_client("s3", region))
+    store = Vault.open(f"s3://{bucket}/{prefix}", region).store
     try:
         config = json.loads(store.read(config_key(prefix, ledger)))
     except ObjectNotFoundError:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from qldb_dr.aws import client as aws_client
 from qldb_dr.catalog import Vault
 from qldb_dr.checks import Status
 from qldb_dr.errors import InvalidInputError, ObjectNotFoundError
@@ -30,7 +29,6 @@ from qldb_dr.restore.model import Mode, RestoreRequest, Target, iso, parse_time
 from qldb_dr.restore.partition import partition_object, partition_prefix
 from qldb_dr.restore.replay import Replayer, read_partition
 from qldb_dr.restore.verify import verify
-from qldb_dr.store.s3 import S3Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +84,7 @@ class RestoreState:
             raise InvalidInputError(f"the restore state is incomplete ({exc})") from exc
 
     def vault(self) -> Vault:
-        return Vault(S3Store(self.vault_bucket, "", aws_client("s3", self.region)), self.vault_prefix)
+        return Vault.open(f"s3://{self.vault_bucket}/{self.vault_prefix}", self.region)
 
     def base(self) -> str:
         return f"{self.vault_prefix}{self.source}/restores/{self.restore_id}/"
@@ -106,7 +104,7 @@ def _put(vault: Vault, key: str, value: Any) -> None:
 def plan_restore(event: Any, region: str, vault_bucket: str, vault_prefix: str, restore_id: str) -> dict[str, Any]:
     """Plan (or, resuming, read back the plan) and write the Map manifests."""
     request = RestoreRequest.parse(event, region)
-    vault = Vault(S3Store(vault_bucket, "", aws_client("s3", region)), vault_prefix)
+    vault = Vault.open(f"s3://{vault_bucket}/{vault_prefix}", region)
     if event.get("resume"):
         restore_id = str(event.get("restoreId") or restore_id)  # a retry continues the original restore
     base = f"{vault_prefix}{request.source_ledger}/restores/{restore_id}/"

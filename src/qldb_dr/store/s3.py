@@ -14,6 +14,14 @@ from qldb_dr.errors import ObjectExistsError, ObjectNotFoundError, QldbDrError, 
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
 
 
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """`s3://bucket[/prefix]` -> (bucket, prefix); a prefix ends with "/" (`a` and `a/` are one)."""
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    if not url.startswith("s3://") or not bucket:
+        raise SourceNotFoundError(f"{url}: not an s3://bucket[/prefix] URL", hint="use s3://bucket/prefix")
+    return bucket, (prefix.rstrip("/") + "/") if prefix.strip("/") else ""
+
+
 class S3Store:
     def __init__(
         self, bucket: str, prefix: str = "", client: Any = None, put_args: dict[str, str] | None = None
@@ -25,9 +33,7 @@ class S3Store:
 
     @classmethod
     def from_url(cls, url: str, client: Any = None) -> S3Store:
-        bucket, _, prefix = url.removeprefix("s3://").partition("/")
-        if not bucket:
-            raise SourceNotFoundError(f"{url}: no bucket name", hint="use s3://bucket/prefix")
+        bucket, prefix = parse_s3_url(url)
         return cls(bucket, prefix, client)
 
     @property
