@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from tests.partiql.memory import MemoryAccess
 
-from qldb_dr.local.partiql import execute, parse
+from qldb_dr.partiql import execute, parse
 
 INSERT = "INSERT INTO t ?"
 UPDATE = "UPDATE t AS d BY pid SET d.a = ?, d.b = ? WHERE pid = ?"

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
-
-from qldb_dr.journal.models import BlockAddress
+from typing import Any, Protocol
 
 FINDINGS_KEPT = 20
+
+
+class Address(Protocol):
+    """Where in a journal a finding is (a block address): checks know no more of journals."""
+
+    @property
+    def strand_id(self) -> str: ...
+
+    @property
+    def sequence_no(self) -> int: ...
 
 
 class Status(enum.IntEnum):
@@ -28,7 +36,7 @@ class Finding:
     status: Status
     message: str
     export_id: str | None = None
-    address: BlockAddress | None = None
+    address: Address | None = None
     location: str | None = None
     expected: str | None = None
     found: str | None = None

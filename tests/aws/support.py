@@ -11,9 +11,18 @@ STATEMACHINES = Path(__file__).resolve().parents[2] / "statemachines"
 ROLE = "arn:aws:iam::123456789012:role/qldb-dr-local-sfn"
 
 
+TEST_STATEMACHINES = Path(__file__).parent / "statemachines"  # workflows that exist only for tests
+
+
 def asl(name: str, **placeholders: str) -> str:
-    """statemachines/<name>.asl.json with its ${Placeholders} filled in."""
-    text = (STATEMACHINES / f"{name}.asl.json").read_text()
+    """statemachines/<name>.asl.json — or, `tests/<name>`, tests/aws/statemachines/<name>.asl.json —
+    with its ${Placeholders} filled in."""
+    path = (
+        (TEST_STATEMACHINES / f"{name.removeprefix('tests/')}.asl.json")
+        if name.startswith("tests/")
+        else (STATEMACHINES / f"{name}.asl.json")
+    )
+    text = path.read_text()
     for key, value in placeholders.items():
         text = text.replace("${" + key + "}", value)
     assert "${" not in text, f"{name}: a placeholder is left: {text}"

@@ -13,8 +13,8 @@ from typing import Any
 
 from amazon.ion.core import OffsetTZInfo, Timestamp, TimestampPrecision
 
-from qldb_dr.local.partiql import Document, IndexInfo, PartiqlError, Revision, TableInfo, execute, index_key
-from qldb_dr.local.partiql.values import struct_get
+from qldb_dr.partiql import Document, IndexInfo, PartiqlError, Revision, TableInfo, execute, index_key
+from qldb_dr.partiql.values import struct_get
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 NOW = Timestamp(2024, 5, 17, 12, 30, 45, None, OffsetTZInfo(), precision=TimestampPrecision.SECOND)

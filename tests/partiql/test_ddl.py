@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from amazon.ion import simpleion
 
-from qldb_dr.local.partiql import PartiqlError
+from qldb_dr.partiql import PartiqlError
 from tests.partiql.memory import MemoryAccess
 
 

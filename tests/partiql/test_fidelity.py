@@ -10,7 +10,7 @@ from amazon.ion.equivalence import ion_equals
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qldb_dr.local.partiql.values import make_struct, struct_items
+from qldb_dr.partiql.values import make_struct, struct_items
 from tests.partiql.memory import MemoryAccess
 from tests.partiql.strategies import ion_structs, ion_values, local_ion_structs
 

@@ -10,7 +10,7 @@ from amazon.ion import simpleion
 from amazon.ion.core import IonType, TimestampPrecision
 from amazon.ion.equivalence import ion_equals
 
-from qldb_dr.local.partiql import PartiqlError
+from qldb_dr.partiql import PartiqlError
 from tests.partiql.memory import NOW, MemoryAccess
 
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from amazon.ion.core import IonType, TimestampPrecision
 
-from qldb_dr.local.partiql import PartiqlError, ast, parse
-from qldb_dr.local.partiql.values import MISSING
+from qldb_dr.partiql import PartiqlError, ast, parse
+from qldb_dr.partiql.values import MISSING
 
 
 def where(statement: str) -> ast.Expr:

@@ -8,7 +8,7 @@ from amazon.ion import simpleion
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qldb_dr.local.partiql import PartiqlError
+from qldb_dr.partiql import PartiqlError
 from tests.partiql.memory import MemoryAccess
 from tests.partiql.strategies import ion_values
 

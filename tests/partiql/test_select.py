@@ -9,7 +9,7 @@ import pytest
 from amazon.ion import simpleion
 from amazon.ion.core import IonType
 
-from qldb_dr.local.partiql import PartiqlError
+from qldb_dr.partiql import PartiqlError
 from tests.partiql.memory import MemoryAccess
 
 

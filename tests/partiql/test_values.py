@@ -13,8 +13,8 @@ from amazon.ion.symbols import SymbolToken
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qldb_dr.local.partiql import PartiqlError
-from qldb_dr.local.partiql.values import (
+from qldb_dr.partiql import PartiqlError
+from qldb_dr.partiql.values import (
     MISSING,
     Bag,
     Kind,

@@ -11,7 +11,7 @@ from typing import Any
 from qldb_dr.aws import client as aws_client
 from qldb_dr.catalog import Catalog, RecoveryPoint, Vault
 from qldb_dr.cli import output
-from qldb_dr.cli.main import Environment, ExitStatus
+from qldb_dr.cli.environment import Environment, ExitStatus
 from qldb_dr.cli.strategies import register_schedule
 from qldb_dr.errors import QldbDrError
 from qldb_dr.workflows.deployment import BACKUP, workflow

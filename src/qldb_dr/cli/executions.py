@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from qldb_dr.cli.main import Environment, ExitStatus
+from qldb_dr.cli.environment import Environment, ExitStatus
 from qldb_dr.workflows.watch import Watcher, describe
 
 

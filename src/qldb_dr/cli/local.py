@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qldb_dr.cli.main import Environment, ExitStatus
+from qldb_dr.cli.environment import Environment, ExitStatus
 from qldb_dr.errors import QldbDrError
 from qldb_dr.local.ledger.registry import ACTIVE_LEDGERS
 

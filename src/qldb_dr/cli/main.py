@@ -4,40 +4,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import enum
 import os
 import sys
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TextIO
 
 from qldb_dr import __version__
+from qldb_dr.cli import backup, executions, local, restore, strategies, verify
+from qldb_dr.cli.environment import Environment, ExitStatus
 from qldb_dr.errors import QldbDrError
 
-
-class ExitStatus(enum.IntEnum):
-    OK = 0
-    FAILED = 1  # the command ran and found a problem (a check FAILED, a workflow failed)
-    ERROR = 2  # usage error or unreadable input: nothing was decided
-    INTERRUPTED = 130
-
-
-@dataclass
-class Environment:
-    """What a command may touch besides its arguments; tests pass their own."""
-
-    stdout: TextIO = field(default_factory=lambda: sys.stdout)
-    stderr: TextIO = field(default_factory=lambda: sys.stderr)
-
-    @property
-    def interactive(self) -> bool:
-        return bool(getattr(self.stderr, "isatty", lambda: False)())
+__all__ = ["Environment", "ExitStatus", "build_parser", "entry", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from qldb_dr.cli import backup, executions, local, restore, strategies, verify
-
     parser = argparse.ArgumentParser(
         prog="qldb-dr",
         description="Disaster recovery for Amazon QLDB ledgers: verified journal backups and restores.",

@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from qldb_dr.aws import client as aws_client
 from qldb_dr.catalog import Vault
 from qldb_dr.cli import output
-from qldb_dr.cli.main import Environment, ExitStatus
+from qldb_dr.cli.environment import Environment, ExitStatus
 from qldb_dr.errors import ObjectNotFoundError, QldbDrError
 from qldb_dr.restore import plan as planning
 from qldb_dr.restore import target as targets

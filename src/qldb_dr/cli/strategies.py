@@ -15,7 +15,7 @@ from typing import Any
 
 from qldb_dr.aws import client as aws_client
 from qldb_dr.catalog import Vault
-from qldb_dr.cli.main import Environment, ExitStatus
+from qldb_dr.cli.environment import Environment, ExitStatus
 from qldb_dr.errors import QldbDrError
 from qldb_dr.restore.standby import enable
 from qldb_dr.workflows.deployment import BACKUP, RESTORE, workflow

@@ -11,7 +11,7 @@ from rich.console import Console
 from qldb_dr.catalog import verify_vault
 from qldb_dr.checks import Status
 from qldb_dr.cli import output
-from qldb_dr.cli.main import Environment, ExitStatus
+from qldb_dr.cli.environment import Environment, ExitStatus
 from qldb_dr.journal.verify import Report
 from qldb_dr.store import open_store
 

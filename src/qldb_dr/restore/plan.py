@@ -26,8 +26,8 @@ from qldb_dr.journal.export import COMPLETED_SUFFIX, PROOF_SUFFIX, STARTED_SUFFI
 from qldb_dr.journal.models import Block
 from qldb_dr.journal.reader import read_blocks
 from qldb_dr.journal.verify import Redacted, verify_source
-from qldb_dr.local.partiql import ast, parse
-from qldb_dr.local.partiql.errors import PartiqlError
+from qldb_dr.partiql import ast, parse
+from qldb_dr.partiql.errors import PartiqlError
 from qldb_dr.restore.model import Mode, RestoreRequest, iso
 from qldb_dr.store.pinned import pinned
 

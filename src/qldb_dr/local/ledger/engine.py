@@ -31,9 +31,9 @@ from qldb_dr.journal.hashing import EMPTY, commit_digest, dot, merkle_path, merk
 from qldb_dr.journal.models import BlockAddress, DocumentEntry, Revision, Statement
 from qldb_dr.journal.writer import block_to_ion
 from qldb_dr.local.ledger.errors import BadRequest, CapacityExceeded, OccConflict
-from qldb_dr.local.partiql import Document, IndexInfo, PartiqlError, TableInfo, execute, index_key
-from qldb_dr.local.partiql import Revision as CommittedRevision
-from qldb_dr.local.partiql.access import ACTIVE, INACTIVE, ONLINE
+from qldb_dr.partiql import Document, IndexInfo, PartiqlError, TableInfo, execute, index_key
+from qldb_dr.partiql import Revision as CommittedRevision
+from qldb_dr.partiql.access import ACTIVE, INACTIVE, ONLINE
 
 # QLDB's quotas where applications meet them (Developer Guide, "Quotas and limits").
 DOCUMENTS_PER_TRANSACTION = 40

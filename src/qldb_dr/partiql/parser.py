@@ -18,11 +18,11 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.tree import Meta
 
-from qldb_dr.local.partiql import ast
-from qldb_dr.local.partiql.errors import PartiqlError
-from qldb_dr.local.partiql.functions import AGGREGATES, ARITY, DATE_PARTS, EXTRACT_PARTS
-from qldb_dr.local.partiql.grammar import GRAMMAR
-from qldb_dr.local.partiql.values import MISSING
+from qldb_dr.partiql import ast
+from qldb_dr.partiql.errors import PartiqlError
+from qldb_dr.partiql.functions import AGGREGATES, ARITY, DATE_PARTS, EXTRACT_PARTS
+from qldb_dr.partiql.grammar import GRAMMAR
+from qldb_dr.partiql.values import MISSING
 
 CACHE_SIZE = 4096
 

@@ -19,8 +19,8 @@ from amazon.ion import simpleion
 from amazon.ion.core import IonType, OffsetTZInfo, Timestamp, TimestampPrecision
 from amazon.ion.simple_types import IonPySymbol
 
-from qldb_dr.local.partiql.errors import PartiqlError
-from qldb_dr.local.partiql.values import (
+from qldb_dr.partiql.errors import PartiqlError
+from qldb_dr.partiql.values import (
     MISSING,
     NUMBERS,
     SEQUENCES,

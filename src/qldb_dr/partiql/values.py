@@ -19,7 +19,7 @@ from amazon.ion.core import IonType, Multimap, Timestamp
 from amazon.ion.simple_types import IonPyDict, IonPyList, IonPyNull
 from amazon.ion.symbols import SymbolToken
 
-from qldb_dr.local.partiql.errors import PartiqlError
+from qldb_dr.partiql.errors import PartiqlError
 
 
 class _Missing:

@@ -18,11 +18,11 @@ from typing import Any, Final
 from amazon.ion.core import Multimap
 from amazon.ion.simple_types import IonPyDict
 
-from qldb_dr.local.partiql import ast, functions
-from qldb_dr.local.partiql.access import ACTIVE, ONLINE, Document, Revision, TableAccess, TableInfo
-from qldb_dr.local.partiql.errors import PartiqlError
-from qldb_dr.local.partiql.parser import parse
-from qldb_dr.local.partiql.values import (
+from qldb_dr.partiql import ast, functions
+from qldb_dr.partiql.access import ACTIVE, ONLINE, Document, Revision, TableAccess, TableInfo
+from qldb_dr.partiql.errors import PartiqlError
+from qldb_dr.partiql.parser import parse
+from qldb_dr.partiql.values import (
     MISSING,
     NUMBERS,
     SEQUENCES,

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from qldb_dr.local.partiql.values import index_key
+from qldb_dr.partiql.values import index_key
 
 __all__ = ["Document", "IndexInfo", "Revision", "TableAccess", "TableInfo", "index_key"]
 
