@@ -2,16 +2,59 @@
 
 Class names are contract: Step Functions `Retry` and `Catch` match on them, the CLI maps
 them to messages and exit codes. Each docstring says when it is raised and whether
-retrying can help. Adapters translate SDK errors into these with `raise … from exc`.
+retrying can help; `retry` says it to the workflows — the policy every ASL `Retry` block
+naming the error follows (None: not retryable; tests/unit/test_contracts.py holds the ASL
+to it). Adapters translate SDK errors into these with `raise … from exc`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How the workflows retry an error: ASL's Retry fields."""
+
+    interval_seconds: int
+    max_attempts: int
+    backoff_rate: float = 2.0
+    max_delay_seconds: int | None = None
+    jitter: bool = True
+
+    def to_asl(self, errors: list[str]) -> dict[str, object]:
+        block: dict[str, object] = {
+            "ErrorEquals": errors,
+            "IntervalSeconds": self.interval_seconds,
+            "BackoffRate": self.backoff_rate,
+            "MaxAttempts": self.max_attempts,
+        }
+        if self.max_delay_seconds is not None:
+            block["MaxDelaySeconds"] = self.max_delay_seconds
+        if self.jitter:
+            block["JitterStrategy"] = "FULL"
+        return block
+
+
+# A call that failed for a moment (throttling, a network fault, a service hiccup).
+TRANSIENT = RetryPolicy(interval_seconds=2, max_attempts=6)
+# Something still on its way (replication, another restore's writes): minutes, not seconds.
+ARRIVING = RetryPolicy(interval_seconds=5, max_attempts=8, max_delay_seconds=600)
+# Lambda's own transient failures, retried like ours.
+LAMBDA_TRANSIENT = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+
 
 class QldbDrError(Exception):
-    """Base class. `hint` tells the operator what to do next."""
+    """Base class. `hint` tells the operator what to do next; `retry`, whether and how the
+    workflows retry it."""
 
     hint: str = ""
+    retry: RetryPolicy | None = None
 
     def __init__(self, message: str, *, hint: str = "") -> None:
         super().__init__(message)
@@ -41,9 +84,13 @@ class ObjectExistsError(QldbDrError):
 class StoreAccessError(QldbDrError):
     """The store refused or failed a request (permissions, network, throttling). Retryable."""
 
+    retry = TRANSIENT
+
 
 class ServiceError(QldbDrError):
     """An AWS service (Step Functions, QLDB, …) refused or failed a request. Retryable."""
+
+    retry = TRANSIENT
 
 
 class SourceNotFoundError(QldbDrError):
@@ -89,6 +136,8 @@ class LedgerNotFoundError(QldbDrError):
 class ExportLimitExceededError(QldbDrError):
     """QLDB refused an export: two are already running on the ledger. Retryable with backoff."""
 
+    retry = RetryPolicy(interval_seconds=30, max_attempts=8, max_delay_seconds=900)
+
 
 class ExportCancelledError(QldbDrError):
     """QLDB cancelled the export (it could not write to the bucket). Not retryable as is."""
@@ -127,11 +176,15 @@ class PredecessorMissingError(QldbDrError):
     """A recovery point (or a revision) cannot be applied before its predecessor, which has not
     arrived yet (replication in flight). Retryable: wait, then run again."""
 
+    retry = ARRIVING
+
 
 class ReplicationPendingError(QldbDrError):
     """A recovery point is in the vault's catalog but some object of its export is not (S3
     replication carries objects in no particular order). Retryable: wait, then run again; if
     the object never arrives, the vault lost it."""
+
+    retry = ARRIVING
 
 
 class VaultVerificationError(QldbDrError):
@@ -142,6 +195,18 @@ class VaultVerificationError(QldbDrError):
 class TargetNotEmptyError(QldbDrError):
     """The target ledger holds data that is not a previous restore of the same source.
     Not retryable: choose another target."""
+
+
+class RestoreIncompleteError(QldbDrError):
+    """A restore ended without a verified target: a partition failed, or the target does not
+    equal the journal (the workflow's `Restore Failed` state). Not retryable as is: `restore
+    retry` runs what did not finish."""
+
+
+class NotDeployedError(QldbDrError):
+    """A workflow asked for is not deployed in the region. Not retryable."""
+
+    hint = "start the local endpoint (`qldb-dr local up`) or deploy the CDK app (infra/), then retry"
 
 
 class ReplayStateError(QldbDrError):

@@ -42,6 +42,14 @@ DEFAULT_PARTITIONS = 16
 DEFAULT_MAX_CONCURRENCY = 8
 
 
+class ReportStatus(enum.Enum):
+    """How a restore ended, in its report (and the branch the workflow takes on it)."""
+
+    OK = "OK"  # the target was verified equal to the journal
+    SUPERSEDED = "SUPERSEDED"  # a later restore of the target wrote past this one's block first; it verifies
+    FAILURE = "FAILURE"  # a partition failed, or the target does not equal the journal
+
+
 class Mode(enum.Enum):
     LATEST = "latest"  # the final state of every document
     HISTORY = "history"  # every revision, in order: history() on the target shows each version

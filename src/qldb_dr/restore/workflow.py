@@ -25,7 +25,7 @@ from qldb_dr.errors import InvalidInputError, ObjectNotFoundError
 from qldb_dr.restore import expected
 from qldb_dr.restore import plan as planning
 from qldb_dr.restore import target as targets
-from qldb_dr.restore.model import Mode, RestoreRequest, Target, iso, parse_time
+from qldb_dr.restore.model import Mode, ReportStatus, RestoreRequest, Target, iso, parse_time
 from qldb_dr.restore.partition import partition_object, partition_prefix
 from qldb_dr.restore.replay import Replayer, read_partition
 from qldb_dr.restore.verify import verify
@@ -240,7 +240,7 @@ def replay_item(state: RestoreState, partition: int) -> dict[str, Any]:
 # The verification and report status of a restore whose target a later restore moved past
 # its block before it could compare: every revision up to its block is applied (a later
 # restore verifies the target at its own block), but this one could not prove equality.
-SUPERSEDED = "SUPERSEDED"
+SUPERSEDED = ReportStatus.SUPERSEDED.value
 
 
 def verify_restore(state: RestoreState) -> dict[str, Any]:
@@ -297,7 +297,9 @@ def write_report(state: RestoreState, verification: dict[str, Any], failed_parti
         "finishedAt": iso(finished),
         "durationSeconds": round((finished - parse_time(state.started)).total_seconds(), 3),
         "verification": verification,
-        "status": (SUPERSEDED if superseded else "OK") if ok else "FAILURE",
+        "status": (ReportStatus.SUPERSEDED if superseded else ReportStatus.OK).value
+        if ok
+        else ReportStatus.FAILURE.value,
         "schemaNotes": plan["schema"]["notes"],
     }
     _put(vault, state.base() + "report.json", report)

@@ -12,17 +12,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from qldb_dr.aws import client as aws_client
-from qldb_dr.errors import QldbDrError, ServiceError
+from qldb_dr.errors import NotDeployedError, ServiceError
 
 BACKUP = "qldb-dr-backup"
 RESTORE = "qldb-dr-restore"
 VAULT_TAG = "qldb-dr:vault-bucket"
-
-
-class NotDeployedError(QldbDrError):
-    """The workflow asked for is not deployed in the region. Not retryable."""
-
-    hint = "start the local endpoint (`qldb-dr local up`) or deploy the CDK app (infra/), then retry"
 
 
 @dataclass(frozen=True, slots=True)
