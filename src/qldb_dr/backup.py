@@ -160,27 +160,31 @@ class Plan:
     start: datetime
     end: datetime
     previous: str | None  # recovery point id this window continues
-    after: BlockAddress | None
-    after_hash: bytes | None
+    previous_block: BlockAddress | None  # the last block of the recovery point it continues
+    previous_block_hash: bytes | None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "windowStart": _iso(self.start),
             "windowEnd": _iso(self.end),
             "previousRecoveryPointId": self.previous,
-            "after": None if self.after is None else self.after.to_ion(),
-            "afterHash": None if self.after_hash is None else b64(self.after_hash),
+            "previousBlock": None if self.previous_block is None else self.previous_block.to_ion(),
+            "previousBlockHash": None if self.previous_block_hash is None else b64(self.previous_block_hash),
         }
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> Plan:
-        after = value.get("after")
+        previous = value.get("previousBlock")
         return cls(
             start=_parse(value["windowStart"]),
             end=_parse(value["windowEnd"]),
             previous=value.get("previousRecoveryPointId"),
-            after=None if after is None else BlockAddress(str(after["strandId"]), int(after["sequenceNo"])),
-            after_hash=None if value.get("afterHash") is None else base64.b64decode(value["afterHash"]),
+            previous_block=None
+            if previous is None
+            else BlockAddress(str(previous["strandId"]), int(previous["sequenceNo"])),
+            previous_block_hash=None
+            if value.get("previousBlockHash") is None
+            else base64.b64decode(value["previousBlockHash"]),
         )
 
 
@@ -213,8 +217,8 @@ def plan_window(backup: Backup, qldb: Qldb, *, now: datetime, settle_seconds: in
         start=start,
         end=end,
         previous=points[-1].recovery_point_id if points else None,
-        after=None if last is None else last.last_block,
-        after_hash=None if last is None else last.last_block_hash,
+        previous_block=None if last is None else last.last_block,
+        previous_block_hash=None if last is None else last.last_block_hash,
     )
 
 
@@ -329,7 +333,7 @@ def verify_export(backup: Backup, qldb: Qldb, plan: Plan, export_id: str) -> Ver
     if summary.last is not None:
         proof = anchor(backup, qldb, head, summary.last, summary.last_hash)
     else:
-        proof = anchor(backup, qldb, head, plan.after, plan.after_hash)
+        proof = anchor(backup, qldb, head, plan.previous_block, plan.previous_block_hash)
         if proof is not None and proof.digest_tip.sequence_no < proof.block_address.sequence_no:
             raise ContinuityError(f"{head}: the ledger's tip is before the last block already backed up")
     report = _verify(store, head) if proof is not None and summary.last is not None else first_pass
@@ -361,22 +365,22 @@ def _check_continuity(head: str, plan: Plan, summary: ExportSummary) -> Check:
     if summary.first is None:
         check.summary = "no blocks in this window (nothing to join)"
         return check
-    expected = 0 if plan.after is None else plan.after.sequence_no + 1
+    expected = 0 if plan.previous_block is None else plan.previous_block.sequence_no + 1
     if summary.first.sequence_no != expected:
         what = "gap" if summary.first.sequence_no > expected else "overlap"
         raise ContinuityError(
             f"{head}: {what} with the previous recovery point {plan.previous}: the export starts at block "
             f"{summary.first.sequence_no}, the next block to back up is {expected}; nothing recorded"
         )
-    if plan.after_hash is not None and summary.first_previous_hash != plan.after_hash:
+    if plan.previous_block_hash is not None and summary.first_previous_hash != plan.previous_block_hash:
         raise ContinuityError(
             f"{head}: block {expected} does not chain to block {expected - 1} of recovery point {plan.previous} "
-            f"(previousBlockHash {b64(summary.first_previous_hash or b'')}, expected {b64(plan.after_hash)})"
+            f"(previousBlockHash {b64(summary.first_previous_hash or b'')}, expected {b64(plan.previous_block_hash)})"
         )
     check.passed()
     check.summary = (
         "starts at block 0, the journal's first"
-        if plan.after is None
+        if plan.previous_block is None
         else f"block {expected} follows block {expected - 1} of recovery point {plan.previous}, chained by hash"
     )
     return check

@@ -131,7 +131,6 @@ class RecoveryPoint:
             "ledgerName": self.ledger_name,
             "region": self.region,
             "strandId": self.strand_id,
-            "exportId": self.recovery_point_id,
             "exportPrefix": self.export_prefix,
             "outputFormat": self.output_format,
             "window": {"inclusiveStartTime": _iso(self.window_start), "exclusiveEndTime": _iso(self.window_end)},

@@ -128,13 +128,13 @@ def test_gap_in_plan_fails_continuity(busy: tuple[Running, QldbDriver], settings
     write(driver, 5, start=7000)
     backup, qldb = settings.backup(), settings.qldb()
     plan = plan_window(backup, qldb, now=_now(), settle_seconds=0)
-    assert plan is not None and plan.after is not None
+    assert plan is not None and plan.previous_block is not None
     skewed = Plan(
         plan.start,
         plan.end,
         plan.previous,
-        type(plan.after)(plan.after.strand_id, plan.after.sequence_no - 1),
-        plan.after_hash,
+        type(plan.previous_block)(plan.previous_block.strand_id, plan.previous_block.sequence_no - 1),
+        plan.previous_block_hash,
     )
     export_id = qldb.export(
         "orders",

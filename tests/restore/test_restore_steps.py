@@ -122,7 +122,7 @@ def test_incremental_restore_applies_only_new_recovery_points(source: tuple[Runn
         "s2",
     )
     assert result["verification"]["status"] == "OK", result["verification"]
-    assert result["state"].after >= 0 and result["state"].cut == second.last_block.sequence_no  # type: ignore[union-attr]
+    assert result["state"].watermark >= 0 and result["state"].cut == second.last_block.sequence_no  # type: ignore[union-attr]
     for table in ("Vehicle", "Typed"):
         assert _state(_target(running, "standby"), table) == _state(driver, table)
 

@@ -518,7 +518,7 @@ def recovery_point_deleted_whole(root: Path, rng: random.Random) -> Forgery:
     """Catalog object, manifests, data, proof: all of a recovery point between two others."""
     candidates = [p for p in _catalog(root)[1:-1] if json.loads(p.read_text())["lastBlock"] is not None]
     path = rng.choice(candidates)
-    export = json.loads(path.read_text())["exportId"]
+    export = json.loads(path.read_text())["recoveryPointId"]
     path.unlink()
     for gone in (root / "journal").glob(f"{export}*"):
         if gone.is_dir():
@@ -533,7 +533,7 @@ def recovery_point_deleted_whole(root: Path, rng: random.Random) -> Forgery:
 @mutation
 def export_deleted_catalog_kept(root: Path, rng: random.Random) -> Forgery:
     path = _edit_catalog(root, rng, lambda v: None, filled=True)
-    export = json.loads(path.read_text())["exportId"]
+    export = json.loads(path.read_text())["recoveryPointId"]
     for gone in sorted((root / "journal").glob(f"{export}*"), reverse=True):
         if gone.is_dir():
             for child in gone.iterdir():
@@ -555,7 +555,7 @@ def export_deleted_catalog_kept(root: Path, rng: random.Random) -> Forgery:
 def catalog_entry_deleted_and_export_forged(root: Path, rng: random.Random) -> Forgery:
     """The recovery point's record gone, and a value forged in its export: verified anyway."""
     path = rng.choice([p for p in _catalog(root) if json.loads(p.read_text())["lastBlock"] is not None])
-    export = json.loads(path.read_text())["exportId"]
+    export = json.loads(path.read_text())["recoveryPointId"]
     path.unlink()
     target, blocks = rng.choice(_with(root, _user_revisions, [export]))
     _, block = _edit_data(blocks, rng)

@@ -168,9 +168,9 @@ def _dry_run(args: argparse.Namespace, env: Environment, vault: Vault, region: s
     lines = [
         f"plan: restore {request.source_ledger} into {request.target.ledger} ({request.mode.value}) in {region}",
         f"recovery points: {len(points)} ({span})" if points else "recovery points: none new",
-        f"blocks: {planned.after + 1} to {planned.cut} ({planned.blocks:,} blocks), verified in the vault"
+        f"blocks: {planned.watermark + 1} to {planned.cut} ({planned.blocks:,} blocks), verified in the vault"
         if planned.blocks
-        else f"blocks: none (the target holds the source up to block {planned.after})",
+        else f"blocks: none (the target holds the source up to block {planned.watermark})",
         f"tables: {', '.join(planned.schema.to_json()['tables']) or '(none)'}",
         f"revisions: {planned.revisions:,} in {request.partitions} partitions, {request.max_concurrency} at a time",
         f"estimated duration: {planned.revisions / rate / 60:.1f} min at {rate:,.0f} revisions/s ({basis})",

@@ -12,8 +12,8 @@ Project-owned tables in the target (documented names; user documents get no extr
 
 Replay is partitioned by source document id; a partition's revisions are applied in source
 order (block sequence number, then document id), so every document's versions are applied
-in order, and one watermark per partition tells what is done. A transaction reads its
-partition's watermark, applies only what lies beyond it, and moves it — in the same
+in order, and one mark per partition tells what is done. A transaction reads its
+partition's mark, applies only what lies beyond it, and moves it — in the same
 transaction: replaying any batch again, or two workers racing on one partition (OCC), can
 never apply a revision twice.
 """

@@ -178,7 +178,7 @@ class Plan:
     request: RestoreRequest
     points: list[RecoveryPoint]
     cut: int
-    after: int
+    watermark: int
     schema: Schema
     objects: list[dict[str, Any]]
     revisions: int
@@ -192,7 +192,7 @@ class Plan:
             "request": self.request.to_json(),
             "recoveryPoints": [p.recovery_point_id for p in self.points],
             "cut": self.cut,
-            "after": self.after,
+            "watermark": self.watermark,
             "partitions": self.request.partitions,
             "schema": self.schema.to_json(),
             "objects": self.objects,

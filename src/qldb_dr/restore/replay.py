@@ -2,12 +2,12 @@
 
 A partition's revisions are applied in source order (block, then document id) in
 transactions of at most 38 user documents plus two bookkeeping documents (QLDB's 40): the
-partition's watermark and a batch record mapping source ids to target ids. A worker loads
-the watermark and the id map together, in one transaction; each of its transactions then
-applies only what lies beyond the watermark and moves it with a conditional UPDATE (`WHERE`
-the watermark is still the one the worker knows). If another worker moved it first — a
+partition's mark and a batch record mapping source ids to target ids. A worker loads
+the mark and the id map together, in one transaction; each of its transactions then
+applies only what lies beyond the mark and moves it with a conditional UPDATE (`WHERE`
+the mark is still the one the worker knows). If another worker moved it first — a
 Lambda retried while the attempt it retries still runs — the update matches nothing, the
-transaction is abandoned, and the worker loads the watermark and the map again before it
+transaction is abandoned, and the worker loads the mark and the map again before it
 goes on: so a batch run twice or two workers racing on one partition never apply a
 revision twice, and never insert again a document the other one inserted. In `history`
 mode a document appears at most once per transaction, so every source version becomes one
@@ -67,7 +67,7 @@ class Outcome:
     partition: int
     revisions: int = 0  # read from the partition files
     applied: int = 0
-    skipped: int = 0  # already applied (watermark)
+    skipped: int = 0  # already applied (the partition's mark)
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
@@ -144,7 +144,7 @@ def _fields(data: Any, document_id: str) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class Mark:
-    """A partition's watermark: the last source revision applied (block, document id), and
+    """A partition's mark: the last source revision applied (block, document id), and
     how many revisions have been applied to it."""
 
     sequence_no: int
@@ -157,7 +157,7 @@ class Mark:
 
 
 class _Overtaken(Exception):
-    """Another worker moved the partition's watermark; this transaction is abandoned."""
+    """Another worker moved the partition's mark; this transaction is abandoned."""
 
 
 class Replayer:
@@ -169,12 +169,12 @@ class Replayer:
         self.mode = mode
         self.restore_id = restore_id
         self.mapped: dict[str, Mapped] = {}
-        self.mark: Mark | None = None  # None: the partition has no watermark yet
+        self.mark: Mark | None = None  # None: the partition has no mark yet
         self.previous_data: dict[str, Any] = {}
         self.first_version: dict[str, int] = {}
 
     def load(self) -> None:
-        """The partition's watermark and its source -> target map, read in one transaction so
+        """The partition's mark and its source -> target map, read in one transaction so
         the one describes the other."""
 
         def read(t: Any) -> tuple[list[Any], list[Any]]:
@@ -225,7 +225,7 @@ class Replayer:
                     self.load()
                     if self.mark == seen:
                         raise ReplayStateError(
-                            f"partition {self.partition}: its watermark {seen} did not match on the target, yet no "
+                            f"partition {self.partition}: its mark {seen} did not match on the target, yet no "
                             "one had moved it"
                         ) from None
         if self.mode is Mode.HISTORY:
@@ -245,7 +245,7 @@ class Replayer:
 
         def apply(txn: Any) -> None:
             result.clear()
-            # The first watermark is looked for in this transaction, so that of two workers creating
+            # The first mark is looked for in this transaction, so that of two workers creating
             # it one conflicts (OCC) and, retried, finds the other's.
             first = f"SELECT p.s FROM {PARTITION_TABLE} AS p WHERE p.partition = ?"
             if mark is None and list(txn.execute_statement(first, typed(self.partition))):
@@ -305,7 +305,7 @@ class Replayer:
         self._remember(batch)
 
     def _remember(self, batch: list[SourceRevision]) -> None:
-        """Each document's data as of the watermark: what an update of it is compared with."""
+        """Each document's data as of the mark: what an update of it is compared with."""
         for revision in batch:
             if revision.kind != REDACTION:
                 self.previous_data[revision.document_id] = {} if revision.kind == "redacted" else revision.data

@@ -42,7 +42,7 @@ class RestoreState:
     mode: Mode
     partitions: int
     cut: int
-    after: int
+    watermark: int  # the target held the source up to this block when the restore planned (-1: nothing)
     started: str
     max_concurrency: int = 8
 
@@ -58,7 +58,7 @@ class RestoreState:
             "mode": self.mode.value,
             "partitions": self.partitions,
             "cut": self.cut,
-            "after": self.after,
+            "watermark": self.watermark,
             "startedAt": self.started,
             "maxConcurrency": self.max_concurrency,
         }
@@ -76,7 +76,7 @@ class RestoreState:
                 mode=Mode(value["mode"]),
                 partitions=int(value["partitions"]),
                 cut=int(value["cut"]),
-                after=int(value["after"]),
+                watermark=int(value["watermark"]),
                 started=value["startedAt"],
                 max_concurrency=int(value.get("maxConcurrency", 8)),
             )
@@ -124,7 +124,7 @@ def plan_restore(event: Any, region: str, vault_bucket: str, vault_prefix: str, 
             request.mode,
             int(written["partitions"]),
             int(written["cut"]),
-            int(written["after"]),
+            int(written.get("watermark", written.get("after", -1))),  # plans written before 0.2 say "after"
             written["createdAt"],
             request.max_concurrency,
         )
@@ -133,10 +133,10 @@ def plan_restore(event: Any, region: str, vault_bucket: str, vault_prefix: str, 
             # The target is gone (deleted, or never prepared): what the finished partitions wrote
             # went with it. A full restore starts over into a new one; an incremental restore's
             # base went too.
-            if state.after >= 0:
+            if state.watermark >= 0:
                 raise InvalidInputError(
-                    f"restore {restore_id} adds blocks after {state.after} to {request.target.ledger}, which no longer "
-                    "holds them (deleted or replaced); nothing was written",
+                    f"restore {restore_id} adds blocks after {state.watermark} to {request.target.ledger}, which "
+                    "no longer holds them (deleted or replaced); nothing was written",
                     hint="start a new restore (not --incremental) into the target",
                 )
             replayed = set()
@@ -218,7 +218,7 @@ def partition_item(state: RestoreState, item: dict[str, Any]) -> dict[str, Any]:
         return done
     except ObjectNotFoundError:
         pass
-    outcome = partition_object(vault, state.source, state.restore_id, item, state.partitions, state.after)
+    outcome = partition_object(vault, state.source, state.restore_id, item, state.partitions, state.watermark)
     _put(vault, marker, outcome)
     return outcome
 
@@ -286,7 +286,7 @@ def write_report(state: RestoreState, verification: dict[str, Any], failed_parti
         "recoveryPoints": plan["recoveryPoints"],
         "request": plan["request"],
         "restoredToBlock": state.cut,
-        "after": state.after,
+        "watermark": state.watermark,
         "blocks": plan["blocks"],
         "revisions": plan["revisions"],
         "replay": totals,
