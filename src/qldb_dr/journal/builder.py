@@ -2,7 +2,7 @@
 
 QLDB's `entriesHashList` holds, besides the revisions' Merkle root and the
 transactionInfo hash, opaque system hashes that nobody outside QLDB can recompute
-(FORMAT.md §B.5). In their place this builder puts the Ion hash of the block header
+(docs/export-format.md). In their place this builder puts the Ion hash of the block header
 (address, transaction id, timestamp), so a block's identity is bound into its hash; a
 verifier treats it as opaque, exactly as it treats QLDB's.
 """

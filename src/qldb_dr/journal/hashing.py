@@ -1,4 +1,4 @@
-"""QLDB's hash algebra (FORMAT.md §B): dot, Merkle roots and proofs, and every journal hash.
+"""QLDB's hash algebra (docs/export-format.md): dot, Merkle roots and proofs, and every journal hash.
 
 The local ledger computes hashes with these functions and the verifier checks them with
 the same ones, so the two can never disagree about an algorithm.
@@ -15,7 +15,7 @@ from qldb_dr.ion import ion_hash
 HASH_SIZE = 32
 EMPTY = b""
 
-# dot() orders its inputs by comparing SIGNED bytes, LAST byte first (FORMAT.md §B.1).
+# dot() orders its inputs by comparing SIGNED bytes, LAST byte first (docs/export-format.md).
 # Reversing the bytes and flipping each sign bit turns that into plain `bytes` ordering.
 _FLIP_SIGN = bytes(b ^ 0x80 for b in range(256))
 
@@ -79,7 +79,7 @@ def revision_hash(metadata: Any, data: Any = None, data_hash: bytes | None = Non
     """dot(H(metadata), H(data)) — or the stored dataHash of a redacted revision.
 
     A deleted revision (no data, no dataHash) hashes as H(metadata): the local ledger
-    writes it so; for real QLDB exports this rule is unconfirmed (FORMAT.md §E.1).
+    writes it so; for real QLDB exports this rule is unconfirmed (docs/export-format.md).
     """
     if data_hash is None:
         data_hash = EMPTY if data is None else ion_hash(data)

@@ -29,7 +29,7 @@ class BlockAddress:
 
 
 class RevisionKind(enum.Enum):
-    """What a journal revision records (FORMAT.md §A.5)."""
+    """What a journal revision records (docs/export-format.md)."""
 
     USER = "user"  # data + metadata: an insert (version 0) or an update
     DELETED = "deleted"  # metadata only: the document was deleted

@@ -326,7 +326,7 @@ class _BlockChecks:
             elif kind is RevisionKind.DELETED:
                 check.warn(
                     f"{document}: deleted revision's hash is not H(metadata); QLDB's rule for deleted "
-                    "revisions is unconfirmed (FORMAT.md E.1), so only the Merkle root covers it",
+                    "revisions is unconfirmed (docs/export-format.md), so only the Merkle root covers it",
                     expected=b64(computed),
                     found=b64(revision.hash),
                     **where,

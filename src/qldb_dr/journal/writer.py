@@ -1,4 +1,4 @@
-"""Write blocks and manifests in QLDB's export layout (FORMAT.md §A.4), in all three formats.
+"""Write blocks and manifests in QLDB's export layout (docs/export-format.md), in all three formats.
 
 Used by the local ledger's ExportJournalToS3 and by the sample and benchmark generators.
 """

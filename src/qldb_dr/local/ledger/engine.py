@@ -344,7 +344,7 @@ class Ledger:
         row = self.reader().execute("SELECT body FROM blocks WHERE seq = ?", (seq,)).fetchone()
         return None if row is None else bytes(row[0])
 
-    # -- digests and proofs (FORMAT.md §B.9), from stored subtree nodes: O(log n) lookups --------
+    # -- digests and proofs (docs/export-format.md), from stored subtree nodes: O(log n) lookups --------
 
     def _node(self, level: int, position: int) -> bytes:
         row = (
