@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from qldb_dr.errors import InvalidInputError
+from qldb_dr.logs import step
 from qldb_dr.restore import standby
 from qldb_dr.restore.workflow import plan_restore
 from qldb_dr.runtime import environment
 
 
+@step("Plan Restore")
 def handler(event: Any, context: Any) -> dict[str, Any]:
     env = environment()
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"

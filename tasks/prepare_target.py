@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from qldb_dr.logs import step
 from qldb_dr.restore.workflow import RestoreState, prepare_target
 
 
+@step("Prepare Target")
 def handler(event: Any, context: Any) -> dict[str, Any]:
     return prepare_target(RestoreState.from_json(event["restore"]), event["schema"])

@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from qldb_dr.backup import Plan, Settings, Verification, record
+from qldb_dr.logs import step
 
 
+@step("Record Recovery Point")
 def handler(event: Any, context: Any) -> dict[str, Any]:
     settings, plan = Settings.from_json(event["backup"]), Plan.from_json(event["plan"])
     backup = settings.backup()

@@ -7,9 +7,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from qldb_dr.errors import ServiceError
+from qldb_dr.logs import step
 from qldb_dr.restore.workflow import RestoreState, replay_item
 
 
+@step("Replay Partition")
 def handler(event: Any, context: Any) -> dict[str, Any]:
     state = RestoreState.from_json(event["restore"])
     partition = int(event["item"]["partition"])

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from qldb_dr.backup import Plan, Settings
+from qldb_dr.logs import step
 
 
+@step("Start Export")
 def handler(event: Any, context: Any) -> dict[str, Any]:
     settings, plan = Settings.from_json(event["backup"]), Plan.from_json(event["plan"])
     export_id = settings.qldb().export(

@@ -12,6 +12,7 @@ from qldb_dr.catalog import Vault
 from qldb_dr.checks import Status
 from qldb_dr.errors import ExportVerificationError, InvalidInputError
 from qldb_dr.journal.verify import verify_source
+from qldb_dr.logs import step
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class VerifyExportInput:
         return cls(str(event["bucket"]), str(event["export"]))
 
 
+@step("Verify Export")
 def handler(event: Any, context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and "backup" in event:  # a step of the Backup workflow
         settings, plan = Settings.from_json(event["backup"]), Plan.from_json(event["plan"])

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from qldb_dr.logs import step
 from qldb_dr.restore.workflow import RestoreState, write_report
 
 
+@step("Write Report")
 def handler(event: Any, context: Any) -> dict[str, Any]:
     verification = event.get("verification") or {"status": "FAILURE", "checks": [], "reason": "replay incomplete"}
     failed = int((event.get("replayError") or {}).get("failedPartitions", 0)) or (1 if event.get("replayError") else 0)

@@ -1,4 +1,4 @@
-"""Exports in the three output formats are written and read back exactly (FORMAT.md §A)."""
+"""Exports in the three output formats are written and read back exactly (docs/export-format.md)."""
 
 from __future__ import annotations
 

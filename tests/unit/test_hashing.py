@@ -1,4 +1,4 @@
-"""The hash algebra of FORMAT.md §B: dot, Merkle roots and paths, journal hashes."""
+"""The hash algebra of docs/export-format.md: dot, Merkle roots and paths, journal hashes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ hashes = st.binary(min_size=32, max_size=32)
 
 
 def _compare_reference(a: bytes, b: bytes) -> int:
-    """FORMAT.md §B.1 transcribed literally: signed bytes, last byte first."""
+    """The dot of docs/export-format.md transcribed literally: signed bytes, last byte first."""
     for i in range(31, -1, -1):
         d = (a[i] - 256 if a[i] > 127 else a[i]) - (b[i] - 256 if b[i] > 127 else b[i])
         if d:

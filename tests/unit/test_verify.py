@@ -270,7 +270,7 @@ def test_verify_deleted_revision_hash_rule_checked(tmp_path: Path, journal: list
     _rewrite(store, _object_of(store, deleted.sequence_no), edit)
     check = verify_source(store).check("revision-hashes")
     assert check.status is Status.WARNING  # QLDB's rule for deletes is unconfirmed: warn, never pass silently
-    assert "FORMAT.md E.1" in check.findings[0].message
+    assert "docs/export-format.md" in check.findings[0].message
 
 
 def test_verify_block_timestamp_with_unknown_offset_compared_as_utc(tmp_path: Path, journal: list[Block]) -> None:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from qldb_dr import logs
 from qldb_dr.cli.environment import Environment, ExitStatus
 from qldb_dr.errors import QldbDrError
 from qldb_dr.local.ledger.registry import ACTIVE_LEDGERS
@@ -185,6 +186,7 @@ def _serve(args: argparse.Namespace, env: Environment, data_dir: Path) -> int:
         stream=env.stderr,
         format="%(asctime)s %(levelname)s %(message)s",
     )
+    logs.configure("DEBUG" if args.verbose else "INFO")  # its functions' steps: their CloudWatch, here
     endpoint = Endpoint(data_dir, registry=Registry(data_dir, max_ledgers=args.max_ledgers))
     try:
         server = start(endpoint, args.port)

@@ -9,7 +9,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from qldb_dr import __version__
+from qldb_dr import __version__, logs
 from qldb_dr.cli import backup, executions, local, restore, strategies, verify
 from qldb_dr.cli.environment import Environment, ExitStatus
 from qldb_dr.errors import QldbDrError
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Disaster recovery for Amazon QLDB ledgers: verified journal backups and restores.",
     )
     parser.add_argument("--version", action="version", version=f"qldb-dr {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors and the debug log")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     verify.register(commands)
     local.register(commands)
@@ -46,6 +46,7 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
         with contextlib.redirect_stdout(env.stdout), contextlib.redirect_stderr(env.stderr):
             args = parser.parse_args(argv)
         args.debug = debug
+        logs.configure("DEBUG" if debug else "WARNING")
     except SystemExit as exc:  # usage errors (status 2), --help and --version (status 0)
         return int(exc.code or 0)
     try:
