@@ -178,7 +178,7 @@ def _follow(drv: QldbDriver, recorded: list[Any], sources: list[dict[str, Any]])
     keep = {t for t in wanted.values() if t is not None}
     for table_id, row in every.items():
         if row["status"] == "ACTIVE" and row["name"] not in PROJECT_TABLES and table_id not in keep:
-            _ddl(drv, f'DROP TABLE "{row["name"]}"', lambda i=table_id: _status(drv, i) == "INACTIVE")
+            _drop(drv, str(row["name"]), table_id)
     for name, match in list(wanted.items()):
         if match is None:
             _ddl(drv, f'CREATE TABLE "{name}"', lambda n=name: n in _tables(drv))
@@ -191,6 +191,23 @@ def _follow(drv: QldbDriver, recorded: list[Any], sources: list[dict[str, Any]])
         owners.setdefault(str(wanted[table["name"]]), set()).update(table["ids"])
     entries = [{"targetTableId": t, "sourceTableIds": sorted(ids)} for t, ids in sorted(owners.items())]
     drv.execute_lambda(lambda t: t.execute_statement(f"UPDATE {RESTORE_TABLE} AS r SET r.tables = ?", entries))
+
+
+def _drop(drv: QldbDriver, name: str, table_id: str) -> None:
+    """DROP TABLE names a table, and another restore preparing the target at once may have
+    given the name to a new table since this one read the target's tables: drop it only while
+    the name is still `table_id`'s — checked in the same transaction, so that a table dropped
+    or created in between makes it conflict (OCC), and its retry checks again."""
+
+    def drop(t: Any) -> None:
+        active = "SELECT tableId FROM information_schema.user_tables WHERE name = ? AND status = 'ACTIVE'"
+        if [str(r["tableId"]) for r in t.execute_statement(active, name)] == [table_id]:
+            t.execute_statement(f'DROP TABLE "{name}"')
+
+    try:
+        drv.execute_lambda(drop)
+    except ClientError as exc:
+        raise ServiceError(f"DROP TABLE {name}: {exc}") from exc
 
 
 def _status(drv: QldbDriver, table_id: str) -> str | None:

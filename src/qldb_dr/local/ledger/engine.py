@@ -445,6 +445,13 @@ class Ledger:
         for table_id in txn.catalog_tables:
             if self._catalog_changed.get(table_id, -1) > after:
                 raise OccConflict(_occ(txn.id, "a table it used was created, dropped or re-indexed"))
+        for table_id in txn.ddl_tables:  # a name is held by one active table at most
+            table = txn.catalog.by_id(table_id)
+            if table is None or table.status != ACTIVE:
+                continue
+            holder = self.catalog.active(table.name)
+            if holder is not None and holder.table_id != table_id:
+                raise OccConflict(_occ(txn.id, f"another transaction made a table named {table.name} active"))
 
     def _append(self, txn: Transaction) -> None:
         seq = self.tip_seq + 1
@@ -496,10 +503,11 @@ class Ledger:
         self.tip_seq, self.tip_hash, self._last_ms = seq, block.block_hash, now_ms
         for table_id in changed_tables:
             self._table_changed[table_id] = seq
-        if txn.ddl:
-            self.catalog = txn.catalog
-            for table_id in txn.ddl_tables:
-                self._catalog_changed[table_id] = seq
+        for table_id in txn.ddl_tables:  # only what it changed: others may have committed DDL since it began
+            changed = txn.catalog.by_id(table_id)
+            assert changed is not None
+            self.catalog = self.catalog.replace(changed)
+            self._catalog_changed[table_id] = seq
 
     def _apply_redaction(self, db: sqlite3.Connection, redaction: dict[str, Any]) -> None:
         """Replace the revision's data by its hash, in the revisions table and in the stored
