@@ -87,24 +87,15 @@ def build_source(data_dir: Path, documents: int, versions: int) -> int:
 
 
 def _backup_polling(settings: Any) -> Any:
-    from qldb_dr.backup import plan_window, record, verify_export
+    from qldb_dr.backup import export_status, plan_window, record, start_export, verify_export
 
-    backup_, qldb = settings.backup(), settings.qldb()
     time.sleep(0.01)
-    plan = plan_window(backup_, qldb, now=datetime.now(UTC), settle_seconds=0)
-    export_id = qldb.export(
-        LEDGER,
-        start=plan.start,
-        end=plan.end,
-        bucket=VAULT,
-        prefix=backup_.export_prefix,
-        role_arn=ROLE,
-        output_format="ION_BINARY",
-    )
-    while qldb.export_description(LEDGER, export_id)["Status"] == "IN_PROGRESS":
+    plan = plan_window(settings, now=datetime.now(UTC))
+    export_id = start_export(settings, plan)
+    while export_status(settings, export_id) == "IN_PROGRESS":
         time.sleep(0.2)
-    verified = verify_export(backup_, qldb, plan, export_id)
-    return record(backup_, plan, verified, output_format="ION_BINARY", now=datetime.now(UTC), execution=None)
+    verified = verify_export(settings, plan, export_id)
+    return record(settings, plan, verified, now=datetime.now(UTC), execution=None)
 
 
 def naive(limit: int) -> tuple[int, float]:
@@ -162,14 +153,15 @@ def naive(limit: int) -> tuple[int, float]:
 
 def _replay(args: tuple[dict[str, Any], int]) -> dict[str, Any]:
     os.environ.update(ENV)
-    from qldb_dr.restore import workflow
+    from qldb_dr.restore import steps
 
     state, partition = args
-    return workflow.replay_item(workflow.RestoreState.from_json(state), partition)
+    return steps.replay_item(steps.RestoreState.from_json(state), partition)
 
 
 def restore(mode: str, workers: int, name: str, verify: bool) -> dict[str, Any]:
-    from qldb_dr.restore import workflow
+    from qldb_dr.restore import steps
+    from qldb_dr.restore.settings import Settings
 
     partitions = max(16, workers * 4)
     timings: dict[str, float] = {}
@@ -181,15 +173,16 @@ def restore(mode: str, workers: int, name: str, verify: bool) -> dict[str, Any]:
         "mode": mode,
         "partitions": partitions,
         "maxConcurrency": workers,
+        "vault": f"s3://{VAULT}/",
     }
-    planned = workflow.plan_restore(request, "us-east-1", VAULT, "", name)
-    state = workflow.RestoreState.from_json(planned["restore"])
-    workflow.prepare_target(state, planned["schema"])
+    planned = steps.plan_restore(Settings.resolve(request, {}, "us-east-1"), name)
+    state = steps.RestoreState.from_json(planned["restore"])
+    steps.prepare_target(state, planned["schema"])
     timings["plan+prepare"] = time.perf_counter() - started
     mark = time.perf_counter()
-    vault = state.vault()
+    vault = state.open_vault()
     for item in json.loads(vault.store.read(planned["objects"])):
-        workflow.partition_item(state, item)
+        steps.partition_item(state, item)
     timings["partition"] = time.perf_counter() - mark
     mark = time.perf_counter()
     context = multiprocessing.get_context("spawn")
@@ -205,7 +198,7 @@ def restore(mode: str, workers: int, name: str, verify: bool) -> dict[str, Any]:
         **timings,
     }
     if verify:
-        verification = workflow.verify_restore(state)
+        verification = steps.verify_restore(state)
         result["verified"] = verification["status"]
     return result
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from qldb_dr.logs import step
-from qldb_dr.restore.workflow import RestoreState, prepare_target
+from qldb_dr.restore.steps import RestoreState, prepare_target
 
 
 @step("Prepare Target")

@@ -12,18 +12,16 @@ from qldb_dr.logs import step
 @step("Record Recovery Point")
 def handler(event: Any, context: Any) -> dict[str, Any]:
     settings, plan = Settings.from_json(event["backup"]), Plan.from_json(event["plan"])
-    backup = settings.backup()
     point = record(
-        backup,
+        settings,
         plan,
         Verification.from_json(event["verification"]),
-        output_format=settings.output_format,
         now=datetime.now(UTC),
         execution=event.get("executionArn"),
     )
     return {
         "recoveryPointId": point.recovery_point_id,
-        "key": point.key(backup.vault),
+        "key": point.key(settings.open_vault()),
         "blocks": point.blocks,
         "revisions": point.revisions,
         "firstBlock": None if point.first_block is None else point.first_block.sequence_no,

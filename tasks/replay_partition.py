@@ -8,7 +8,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from qldb_dr.errors import ServiceError
 from qldb_dr.logs import step
-from qldb_dr.restore.workflow import RestoreState, replay_item
+from qldb_dr.restore.steps import RestoreState, replay_item
 
 
 @step("Replay Partition")

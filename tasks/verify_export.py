@@ -33,7 +33,7 @@ class VerifyExportInput:
 def handler(event: Any, context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and "backup" in event:  # a step of the Backup workflow
         settings, plan = Settings.from_json(event["backup"]), Plan.from_json(event["plan"])
-        return verify_export(settings.backup(), settings.qldb(), plan, event["export"]["exportId"]).to_json()
+        return verify_export(settings, plan, event["export"]["exportId"]).to_json()
     request = VerifyExportInput.parse(event)
     report = verify_source(Vault.open(f"s3://{request.bucket}").store.scoped(request.export))
     failed = [c for c in report.checks if c.status is Status.FAILURE]

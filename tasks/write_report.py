@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from qldb_dr.logs import step
-from qldb_dr.restore.workflow import RestoreState, write_report
+from qldb_dr.restore.steps import RestoreState, write_report
 
 
 @step("Write Report")

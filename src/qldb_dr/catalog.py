@@ -13,7 +13,6 @@ create: two backups that planned the same window cannot both record one.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import dataclasses
 import json
@@ -22,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from qldb_dr.checks import Check
+from qldb_dr.encoding import b64, iso, parse_iso, unb64
 from qldb_dr.errors import CatalogError, ObjectExistsError, QldbDrError, RecoveryPointConflictError, SourceNotFoundError
 from qldb_dr.journal.export import discover, open_export
 from qldb_dr.journal.models import BlockAddress
@@ -73,6 +73,13 @@ class Vault:
 
     def catalog(self, ledger: str) -> str:
         return f"{self.prefix}{ledger}/catalog/"
+
+    def restores(self, ledger: str) -> str:
+        return f"{self.prefix}{ledger}/restores/"
+
+    def restore(self, ledger: str, restore_id: str) -> str:
+        """Where restore `restore_id` of `ledger` keeps its plan, manifests, partitions, report."""
+        return f"{self.restores(ledger)}{restore_id}/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,13 +140,13 @@ class RecoveryPoint:
             "strandId": self.strand_id,
             "exportPrefix": self.export_prefix,
             "outputFormat": self.output_format,
-            "window": {"inclusiveStartTime": _iso(self.window_start), "exclusiveEndTime": _iso(self.window_end)},
+            "window": {"inclusiveStartTime": iso(self.window_start), "exclusiveEndTime": iso(self.window_end)},
             "firstBlock": _address(self.first_block),
             "lastBlock": _address(self.last_block),
-            "firstPreviousBlockHash": _b64(self.first_previous_hash),
-            "lastBlockHash": _b64(self.last_block_hash),
+            "firstPreviousBlockHash": b64(self.first_previous_hash),
+            "lastBlockHash": b64(self.last_block_hash),
             "previousRecoveryPointId": self.previous,
-            "digest": {"digest": _b64(self.digest), "digestTipAddress": _address(self.digest_tip)},
+            "digest": {"digest": b64(self.digest), "digestTipAddress": _address(self.digest_tip)},
             "counts": {
                 "blocks": self.blocks,
                 "revisions": self.revisions,
@@ -151,7 +158,7 @@ class RecoveryPoint:
             "objects": list(self.objects),
             "bytes": self.size,
             "verification": self.verification,
-            "createdAt": _iso(self.created),
+            "createdAt": iso(self.created),
             "backupExecutionArn": self.execution,
             "pins": {key: pin.to_json() for key, pin in sorted(self.pins.items())},
         }
@@ -172,14 +179,14 @@ class RecoveryPoint:
                 strand_id=value.get("strandId"),
                 export_prefix=str(value["exportPrefix"]),
                 output_format=str(value["outputFormat"]),
-                window_start=_parse_time(value["window"]["inclusiveStartTime"]),
-                window_end=_parse_time(value["window"]["exclusiveEndTime"]),
+                window_start=parse_iso(value["window"]["inclusiveStartTime"]),
+                window_end=parse_iso(value["window"]["exclusiveEndTime"]),
                 first_block=_parse_address(value["firstBlock"]),
                 last_block=_parse_address(value["lastBlock"]),
-                first_previous_hash=_parse_b64(value["firstPreviousBlockHash"]),
-                last_block_hash=_parse_b64(value["lastBlockHash"]),
+                first_previous_hash=unb64(value["firstPreviousBlockHash"]),
+                last_block_hash=unb64(value["lastBlockHash"]),
                 previous=value.get("previousRecoveryPointId"),
-                digest=base64.b64decode(value["digest"]["digest"], validate=True),
+                digest=unb64(value["digest"]["digest"]),
                 digest_tip=_parse_address(value["digest"]["digestTipAddress"]) or BlockAddress("", -1),
                 blocks=int(counts["blocks"]),
                 revisions=int(counts["revisions"]),
@@ -187,7 +194,7 @@ class RecoveryPoint:
                 objects=tuple(str(k) for k in value["objects"]),
                 size=int(value["bytes"]),
                 verification=dict(value["verification"]),
-                created=_parse_time(value["createdAt"]),
+                created=parse_iso(value["createdAt"]),
                 execution=value.get("backupExecutionArn"),
                 pins={str(k): Pin.from_json(v) for k, v in (value.get("pins") or {}).items()},
             )
@@ -275,28 +282,12 @@ def _compact(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def _address(address: BlockAddress | None) -> dict[str, Any] | None:
-    return None if address is None else {"strandId": address.strand_id, "sequenceNo": address.sequence_no}
+    return None if address is None else address.to_ion()
 
 
 def _parse_address(value: Any) -> BlockAddress | None:
-    return None if value is None else BlockAddress(str(value["strandId"]), int(value["sequenceNo"]))
-
-
-def _b64(data: bytes | None) -> str | None:
-    return None if data is None else base64.b64encode(data).decode()
-
-
-def _parse_b64(text: str | None) -> bytes | None:
-    return None if text is None else base64.b64decode(text, validate=True)
+    return None if value is None else BlockAddress.from_ion(value)
 
 
 def _read_points(
@@ -446,8 +437,8 @@ def _check_point(
     ):
         check.fail(
             "recovery points do not chain: a recovery point is missing or out of place",
-            expected=f"previous {previous.recovery_point_id}, window from {_iso(previous.window_end)}",
-            found=f"previous {point.previous}, window from {_iso(point.window_start)}",
+            expected=f"previous {previous.recovery_point_id}, window from {iso(previous.window_end)}",
+            found=f"previous {point.previous}, window from {iso(point.window_start)}",
             **where,
         )
     if summary is None:
@@ -467,13 +458,13 @@ def _check_point(
             (point.blocks, _span(point.first_block, point.last_block)),
             (summary.blocks, _span(summary.first, summary.last)),
         ),
-        ("last block hash", _b64(point.last_block_hash), _b64(summary.last_hash)),
-        ("first block's previous hash", _b64(point.first_previous_hash), _b64(summary.first_previous_hash)),
+        ("last block hash", b64(point.last_block_hash), b64(summary.last_hash)),
+        ("first block's previous hash", b64(point.first_previous_hash), b64(summary.first_previous_hash)),
         ("revisions", point.revisions, summary.revisions),
         ("tables", _tables(point.tables), _tables(_counts(summary))),
         ("strand", point.strand_id, None if summary.first is None else summary.first.strand_id),
         ("data objects", list(point.objects), [] if export is None else data_keys(store, point)),
-        ("digest", _b64(point.digest) or None, None if proof is None else _b64(proof.digest)),
+        ("digest", b64(point.digest) or None, None if proof is None else b64(proof.digest)),
         (
             "digest tip",
             _address(point.digest_tip) if point.digest else None,
@@ -487,8 +478,8 @@ def _check_point(
             ("ledger", point.ledger_name, started.ledger_name),
             (
                 "window",
-                (_iso(point.window_start), _iso(point.window_end)),
-                (_iso(started.inclusive_start_time), _iso(started.exclusive_end_time)),
+                (iso(point.window_start), iso(point.window_end)),
+                (iso(started.inclusive_start_time), iso(started.exclusive_end_time)),
             ),
         ]
     for name, catalog_value, export_value in recorded:

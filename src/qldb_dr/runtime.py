@@ -31,3 +31,9 @@ def invocation_environment(variables: Mapping[str, str]) -> Iterator[None]:
         yield
     finally:
         _invocation.reset(token)
+
+
+def region() -> str:
+    """The region the function runs in (Lambda sets AWS_REGION)."""
+    env = environment()
+    return env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"

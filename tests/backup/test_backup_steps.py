@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 from datetime import UTC, datetime
@@ -9,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from pyqldb.driver.qldb_driver import QldbDriver
 
-from qldb_dr.backup import Plan, Settings, plan_window, record, verify_export
+from qldb_dr.backup import Plan, Settings, export_status, plan_window, record, start_export, verify_export
 from qldb_dr.catalog import Catalog, RecoveryPoint
 from qldb_dr.checks import Status
 from qldb_dr.errors import BackupInProgressError, ContinuityError, ExportVerificationError, RecoveryPointConflictError
@@ -25,22 +26,13 @@ def _now() -> datetime:
 
 
 def _backup(running: Running, settings: Settings, plan: Plan | None = None) -> RecoveryPoint:
-    backup, qldb = settings.backup(), settings.qldb()
-    plan = plan or plan_window(backup, qldb, now=_now(), settle_seconds=0)
+    plan = plan or plan_window(settings, now=_now())
     assert plan is not None
-    export_id = qldb.export(
-        settings.ledger,
-        start=plan.start,
-        end=plan.end,
-        bucket=settings.vault_bucket,
-        prefix=backup.export_prefix,
-        role_arn=settings.export_role_arn,
-        output_format=settings.output_format,
-    )
+    export_id = start_export(settings, plan)
     wait_exports(running)
-    assert qldb.export_description(settings.ledger, export_id)["Status"] == "COMPLETED"
-    verified = verify_export(backup, qldb, plan, export_id)
-    return record(backup, plan, verified, output_format=settings.output_format, now=datetime.now(UTC), execution=None)
+    assert export_status(settings, export_id) == "COMPLETED"
+    verified = verify_export(settings, plan, export_id)
+    return record(settings, plan, verified, now=datetime.now(UTC), execution=None)
 
 
 def test_first_backup_records_verified_anchored_recovery_point(
@@ -53,7 +45,7 @@ def test_first_backup_records_verified_anchored_recovery_point(
     assert point.tables["Vehicle"].documents == 120
     assert point.verification["status"] == "OK"
     assert point.digest_tip.sequence_no >= point.last_block.sequence_no  # type: ignore[union-attr]
-    (listed,) = Catalog(settings.backup().vault).recovery_points("orders")
+    (listed,) = Catalog(settings.open_vault()).recovery_points("orders")
     assert listed == point
     s3 = running.client("s3")
     tags = s3.get_object_tagging(Bucket="vault-primary", Key=point.objects[0])["TagSet"]
@@ -97,18 +89,10 @@ def test_tampered_export_fails_verification_records_nothing(
     busy: tuple[Running, QldbDriver], settings: Settings
 ) -> None:
     running, _ = busy
-    backup, qldb = settings.backup(), settings.qldb()
-    plan = plan_window(backup, qldb, now=_now(), settle_seconds=0)
+    settings = dataclasses.replace(settings, output_format="ION_TEXT")
+    plan = plan_window(settings, now=_now())
     assert plan is not None
-    export_id = qldb.export(
-        "orders",
-        start=plan.start,
-        end=plan.end,
-        bucket="vault-primary",
-        prefix=backup.export_prefix,
-        role_arn=settings.export_role_arn,
-        output_format="ION_TEXT",
-    )
+    export_id = start_export(settings, plan)
     wait_exports(running)
     s3 = running.client("s3")
     key = next(
@@ -117,17 +101,16 @@ def test_tampered_export_fails_verification_records_nothing(
     body = s3.get_object(Bucket="vault-primary", Key=key)["Body"].read()
     s3.put_object(Bucket="vault-primary", Key=key, Body=body.replace(b'"owner 7"', b'"owner 8"', 1))
     with pytest.raises(ExportVerificationError) as error:
-        verify_export(backup, qldb, plan, export_id)
+        verify_export(settings, plan, export_id)
     assert "revision-hashes failed" in str(error.value) and "block" in str(error.value)
-    assert Catalog(backup.vault).recovery_points("orders") == []
+    assert Catalog(settings.open_vault()).recovery_points("orders") == []
 
 
 def test_gap_in_plan_fails_continuity(busy: tuple[Running, QldbDriver], settings: Settings) -> None:
     running, driver = busy
     first = _backup(running, settings)
     write(driver, 5, start=7000)
-    backup, qldb = settings.backup(), settings.qldb()
-    plan = plan_window(backup, qldb, now=_now(), settle_seconds=0)
+    plan = plan_window(settings, now=_now())
     assert plan is not None and plan.previous_block is not None
     skewed = Plan(
         plan.start,
@@ -136,52 +119,31 @@ def test_gap_in_plan_fails_continuity(busy: tuple[Running, QldbDriver], settings
         type(plan.previous_block)(plan.previous_block.strand_id, plan.previous_block.sequence_no - 1),
         plan.previous_block_hash,
     )
-    export_id = qldb.export(
-        "orders",
-        start=plan.start,
-        end=plan.end,
-        bucket="vault-primary",
-        prefix=backup.export_prefix,
-        role_arn=settings.export_role_arn,
-        output_format="ION_BINARY",
-    )
+    export_id = start_export(settings, plan)
     wait_exports(running)
     with pytest.raises(ContinuityError) as error:
-        verify_export(backup, qldb, skewed, export_id)
+        verify_export(settings, skewed, export_id)
     assert "gap with the previous recovery point" in str(error.value) and first.recovery_point_id in str(error.value)
 
 
 def test_two_backups_of_one_window_record_one(busy: tuple[Running, QldbDriver], settings: Settings) -> None:
     running, _ = busy
-    backup, qldb = settings.backup(), settings.qldb()
-    plan = plan_window(backup, qldb, now=_now(), settle_seconds=0)
+    plan = plan_window(settings, now=_now())
     assert plan is not None
-    ids = [
-        qldb.export(
-            "orders",
-            start=plan.start,
-            end=plan.end,
-            bucket="vault-primary",
-            prefix=backup.export_prefix,
-            role_arn=settings.export_role_arn,
-            output_format="ION_BINARY",
-        )
-        for _ in range(2)
-    ]
+    ids = [start_export(settings, plan) for _ in range(2)]
     wait_exports(running)
-    verified = [verify_export(backup, qldb, plan, export_id) for export_id in ids]
-    record(backup, plan, verified[0], output_format="ION_BINARY", now=datetime.now(UTC), execution=None)
+    verified = [verify_export(settings, plan, export_id) for export_id in ids]
+    record(settings, plan, verified[0], now=datetime.now(UTC), execution=None)
     with pytest.raises(RecoveryPointConflictError):
-        record(backup, plan, verified[1], output_format="ION_BINARY", now=datetime.now(UTC), execution=None)
-    assert [p.recovery_point_id for p in Catalog(backup.vault).recovery_points("orders")] == [ids[0]]
+        record(settings, plan, verified[1], now=datetime.now(UTC), execution=None)
+    assert [p.recovery_point_id for p in Catalog(settings.open_vault()).recovery_points("orders")] == [ids[0]]
 
 
 def test_plan_while_same_window_exporting_refused(
     tmp_path: object, busy: tuple[Running, QldbDriver], settings: Settings
 ) -> None:
     running, _ = busy
-    backup, qldb = settings.backup(), settings.qldb()
-    plan = plan_window(backup, qldb, now=_now(), settle_seconds=0)
+    plan = plan_window(settings, now=_now())
     assert plan is not None
     assert running.endpoint is not None
     engine = running.endpoint.registry.ledger("us-east-1", "orders")
@@ -199,7 +161,7 @@ def test_plan_while_same_window_exporting_refused(
                 "start_ms": int(plan.start.timestamp() * 1000),
                 "end_ms": int(plan.end.timestamp() * 1000),
                 "bucket": "vault-primary",
-                "prefix": backup.export_prefix,
+                "prefix": settings.open_vault().journal("orders"),
                 "encryption": "SSE_S3",
                 "kms_key_arn": None,
                 "role_arn": settings.export_role_arn,
@@ -208,10 +170,10 @@ def test_plan_while_same_window_exporting_refused(
         ),
     )
     with pytest.raises(BackupInProgressError):
-        plan_window(backup, qldb, now=_now(), settle_seconds=0)
+        plan_window(settings, now=_now())
 
 
 def test_window_inside_settle_delay_plans_nothing(busy: tuple[Running, QldbDriver], settings: Settings) -> None:
     running, _ = busy
     _backup(running, settings)
-    assert plan_window(settings.backup(), settings.qldb(), now=datetime.now(UTC), settle_seconds=3600) is None
+    assert plan_window(dataclasses.replace(settings, settle_seconds=3600), now=datetime.now(UTC)) is None

@@ -7,7 +7,7 @@ import json
 
 from pyqldb.driver.qldb_driver import QldbDriver
 
-from qldb_dr.backup import Settings
+from qldb_dr.backup import Plan, Settings, start_export
 from qldb_dr.catalog import Catalog
 from qldb_dr.cli.main import Environment, main
 from tests.backup.conftest import write
@@ -43,17 +43,8 @@ def test_verify_vault_orphan_export_is_reported_not_trusted(
 ) -> None:
     running, driver = busy
     _three(running, driver, settings)
-    backup, qldb = settings.backup(), settings.qldb()
-    plan = Catalog(backup.vault).recovery_points("orders")[0]
-    qldb.export(
-        "orders",
-        start=plan.window_start,
-        end=plan.window_end,
-        bucket="vault-primary",
-        prefix=backup.export_prefix,
-        role_arn=settings.export_role_arn,
-        output_format="ION_BINARY",
-    )
+    first = Catalog(settings.open_vault()).recovery_points("orders")[0]
+    start_export(settings, Plan(first.window_start, first.window_end, None, None, None))
     assert running.endpoint is not None
     running.endpoint.exports.wait(timeout=60)
     code, report = verify("s3://vault-primary/orders/")

@@ -15,9 +15,9 @@ from qldb_dr.backup import Settings
 from qldb_dr.catalog import RecoveryPoint, Vault
 from qldb_dr.ion import ion_hash
 from qldb_dr.restore import expected as model
-from qldb_dr.restore import workflow
+from qldb_dr.restore import steps
 from qldb_dr.restore.model import PROJECT_TABLES
-from qldb_dr.store.s3 import S3Store
+from qldb_dr.restore.settings import Settings as RestoreSettings
 from tests.backup.conftest import ROLE
 from tests.backup.test_backup_steps import _backup
 from tests.differential.workload import Runner, Workload
@@ -39,7 +39,7 @@ class Source:
 
     @property
     def vault(self) -> Vault:
-        return Vault(S3Store(self.bucket, "", self.running.client("s3", SOURCE_REGION)))
+        return Vault.open(f"s3://{self.bucket}", client=self.running.client("s3", SOURCE_REGION))
 
     def settings(self) -> Settings:
         return Settings.resolve(
@@ -83,34 +83,35 @@ def build(running: Running, workload: Workload, name: str) -> Source:
 
 def plan(
     source: Source, request: dict[str, Any], restore_id: str, vault: str | None = None
-) -> tuple[dict[str, Any], workflow.RestoreState]:
+) -> tuple[dict[str, Any], steps.RestoreState]:
     """Plan Restore, Prepare Target and Partition, as the workflow runs them, from the source's
-    vault or another (`vault`: a DR vault the recovery points arrive in)."""
-    full = {"sourceLedger": source.ledger, "targetRegion": TARGET_REGION, **request}
-    planned = workflow.plan_restore(full, SOURCE_REGION, vault or source.bucket, "", restore_id)
-    state = workflow.RestoreState.from_json(planned["restore"])
+    vault or another (`vault`: the bucket of a DR vault the recovery points arrive in)."""
+    full = {"sourceLedger": source.ledger, "targetRegion": TARGET_REGION, "vault": f"s3://{vault or source.bucket}/"}
+    settings = RestoreSettings.resolve({**full, **request}, {}, SOURCE_REGION)
+    planned = steps.plan_restore(settings, restore_id)
+    state = steps.RestoreState.from_json(planned["restore"])
     if not planned["resumed"]:
-        workflow.prepare_target(state, planned["schema"])
-    for item in json.loads(state.vault().store.read(planned["objects"])):
-        workflow.partition_item(state, item)
+        steps.prepare_target(state, planned["schema"])
+    for item in json.loads(state.open_vault().store.read(planned["objects"])):
+        steps.partition_item(state, item)
     return planned, state
 
 
-def replay(planned: dict[str, Any], state: workflow.RestoreState) -> None:
-    for item in json.loads(state.vault().store.read(planned["partitions"])):
-        workflow.replay_item(state, item["partition"])
+def replay(planned: dict[str, Any], state: steps.RestoreState) -> None:
+    for item in json.loads(state.open_vault().store.read(planned["partitions"])):
+        steps.replay_item(state, item["partition"])
 
 
-def finish(state: workflow.RestoreState) -> dict[str, Any]:
+def finish(state: steps.RestoreState) -> dict[str, Any]:
     """Verify Restore and Write Report; the verification."""
-    verification = workflow.verify_restore(state)
-    workflow.write_report(state, verification)
+    verification = steps.verify_restore(state)
+    steps.write_report(state, verification)
     return verification
 
 
 def restore(
     source: Source, request: dict[str, Any], restore_id: str, vault: str | None = None
-) -> tuple[workflow.RestoreState, dict[str, Any]]:
+) -> tuple[steps.RestoreState, dict[str, Any]]:
     planned, state = plan(source, request, restore_id, vault)
     replay(planned, state)
     return state, finish(state)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from qldb_dr.errors import HistoryGapError, PredecessorMissingError
 from qldb_dr.ion import ion_hash
-from qldb_dr.restore import workflow
+from qldb_dr.restore import steps
 from qldb_dr.restore.replay import Replayer
 from tests.differential import harness
 from tests.differential.harness import TARGET_REGION, Source, agree
@@ -242,11 +242,11 @@ def test_retry_after_a_failed_batch_equals_model(
         except _Injected:
             failed = True
         monkeypatch.setattr(Replayer, "_transaction", original)
-        partial = workflow.verify_restore(state)
+        partial = steps.verify_restore(state)
         agree(_target(aws, target), source.expected(state.cut), mode, partial)  # no false OK on a partial target
         if not failed:
             continue  # fewer transactions than the failure point: nothing to retry
-        report = workflow.write_report(state, {"status": "FAILURE", "checks": []}, failed_partitions=1)
+        report = steps.write_report(state, {"status": "FAILURE", "checks": []}, failed_partitions=1)
         assert report["status"] == "FAILURE"
         resumed, state = harness.plan(
             source, {"targetLedger": target, "mode": mode, "resume": True, "restoreId": restore_id}, "retry"
@@ -283,6 +283,6 @@ def test_verify_restore_fails_a_tampered_target(aws: Running, workload: Workload
             harness._rows(driver, "CREATE TABLE Intruder")
         else:
             harness._rows(driver, f"INSERT INTO {quoted} ?", {"tampered": True})
-        verification = workflow.verify_restore(state)
+        verification = steps.verify_restore(state)
         comparison = agree(driver, want, mode, verification)
         assert not comparison.equal and verification["status"] == "FAILURE", (change, table, verification["status"])

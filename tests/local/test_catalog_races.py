@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from qldb_dr.journal.hashing import commit_digest
-from qldb_dr.local.ledger.engine import Ledger, Transaction
+from qldb_dr.local.ledger.engine import Ledger
 from qldb_dr.local.ledger.errors import OccConflict
+from qldb_dr.local.ledger.transaction import Transaction
 
 
 def _commit(ledger: Ledger, txn: Transaction) -> None:

@@ -14,8 +14,9 @@ from pyqldb.driver.qldb_driver import QldbDriver
 
 from qldb_dr.backup import Settings
 from qldb_dr.catalog import RecoveryPoint
-from qldb_dr.restore import workflow
+from qldb_dr.restore import steps
 from qldb_dr.restore.model import Mode
+from qldb_dr.restore.settings import Settings as RestoreSettings
 from tests.backup.conftest import ROLE, write
 from tests.backup.test_backup_steps import _backup
 from tests.local.conftest import Running, aws  # noqa: F401
@@ -72,26 +73,35 @@ def backup(running: Running, settings: Settings) -> RecoveryPoint:
     return _backup(running, settings)
 
 
-def partitioned(request: dict[str, Any], restore_id: str) -> tuple[dict[str, Any], workflow.RestoreState]:
+VAULT = "s3://vault-primary/"
+
+
+def plan(request: dict[str, Any], restore_id: str, vault: str = VAULT) -> dict[str, Any]:
+    """Plan Restore, as the workflow's first step runs it: the settings resolved from its input."""
+    return steps.plan_restore(RestoreSettings.resolve({"vault": vault, **request}, {}, "us-east-1"), restore_id)
+
+
+def partitioned(
+    request: dict[str, Any], restore_id: str, vault: str = VAULT
+) -> tuple[dict[str, Any], steps.RestoreState]:
     """The Restore workflow's steps up to replay: Plan Restore, Prepare Target, Partition."""
-    planned = workflow.plan_restore(request, "us-east-1", "vault-primary", "", restore_id)
-    state = workflow.RestoreState.from_json(planned["restore"])
+    planned = plan(request, restore_id, vault)
+    state = steps.RestoreState.from_json(planned["restore"])
     if not planned["resumed"]:
-        prepared = workflow.prepare_target(state, planned["schema"])
+        prepared = steps.prepare_target(state, planned["schema"])
         assert prepared["partitions"] == state.partitions
-    for item in json.loads(state.vault().store.read(planned["objects"])):
-        workflow.partition_item(state, item)
+    for item in json.loads(state.open_vault().store.read(planned["objects"])):
+        steps.partition_item(state, item)
     return planned, state
 
 
-def restore(running: Running, request: dict[str, Any], restore_id: str) -> dict[str, Any]:
+def restore(running: Running, request: dict[str, Any], restore_id: str, vault: str = VAULT) -> dict[str, Any]:
     """The Restore workflow's steps in order, as the state machine runs them."""
-    planned, state = partitioned(request, restore_id)
-    vault = state.vault()
-    for item in json.loads(vault.store.read(planned["partitions"])):
-        workflow.replay_item(state, item["partition"])
-    verification = workflow.verify_restore(state)
-    summary = workflow.write_report(state, verification)
+    planned, state = partitioned(request, restore_id, vault)
+    for item in json.loads(state.open_vault().store.read(planned["partitions"])):
+        steps.replay_item(state, item["partition"])
+    verification = steps.verify_restore(state)
+    summary = steps.write_report(state, verification)
     return {"state": state, "verification": verification, "summary": summary}
 
 

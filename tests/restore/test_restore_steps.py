@@ -21,13 +21,13 @@ from qldb_dr.errors import (
     VaultVerificationError,
 )
 from qldb_dr.ion import dump_binary
-from qldb_dr.restore import workflow
+from qldb_dr.restore import steps
 from qldb_dr.restore.model import Target
 from qldb_dr.restore.partition import partition_prefix
 from qldb_dr.restore.replay import Replayer, batches, read_partition, work
 from tests.backup.conftest import write
 from tests.local.conftest import Running
-from tests.restore.conftest import backup, partitioned, restore, rows
+from tests.restore.conftest import backup, partitioned, plan, restore, rows
 
 
 def _target(running: Running, name: str) -> QldbDriver:
@@ -103,7 +103,7 @@ def test_replaying_a_partition_again_changes_nothing(source: tuple[Running, Qldb
     before = _state(target, "Vehicle")
     blocks_before = rows(target, "SELECT COUNT(*) AS c FROM qldbdr_batch")[0]["c"]
     for partition in range(state.partitions):
-        again = workflow.replay_item(state, partition)
+        again = steps.replay_item(state, partition)
         assert again["applied"] == 0
     assert _state(target, "Vehicle") == before
     assert rows(target, "SELECT COUNT(*) AS c FROM qldbdr_batch")[0]["c"] == blocks_before
@@ -195,7 +195,7 @@ def test_two_workers_racing_on_every_partition_apply_each_revision_once(
     _, state = partitioned(request, "race")
     outcomes: list[dict[str, Any]] = []
     racers = [
-        threading.Thread(target=lambda p=p: outcomes.append(workflow.replay_item(state, p)))
+        threading.Thread(target=lambda p=p: outcomes.append(steps.replay_item(state, p)))
         for p in range(state.partitions)
         for _ in range(3)
     ]
@@ -209,7 +209,7 @@ def test_two_workers_racing_on_every_partition_apply_each_revision_once(
     applied = [(str(e["s"]), int(e["v"])) for r in batches for e in r["entries"]]
     assert len(applied) == len(set(applied)) > 0, "a revision was applied twice"
     assert sum(o["applied"] for o in outcomes) == len(applied)
-    verification = workflow.verify_restore(state)
+    verification = steps.verify_restore(state)
     assert verification["status"] == "OK", verification
     for table in ("Vehicle", "Typed"):
         assert _state(target, table) == _state(driver, table)
@@ -247,7 +247,7 @@ def test_worker_overtaken_after_loading_its_map_maps_the_other_workers_documents
             "mode": mode,
         }
         planned, state = partitioned(request, f"overtaken-{mode}")
-        vault = state.vault()
+        vault = state.open_vault()
         tables = set(planned["schema"]["tableIds"])
         revisions = read_partition(vault.store, partition_prefix(vault, "orders", state.restore_id, 0))
         first = next(batches(work(revisions, state.mode, tables)))
@@ -262,7 +262,7 @@ def test_worker_overtaken_after_loading_its_map_maps_the_other_workers_documents
         a.replay(first, tables)
         gate.set()
         overtaken.join(timeout=120)
-        verification = workflow.verify_restore(state)
+        verification = steps.verify_restore(state)
         assert verification["status"] == "OK", verification
         for table in ("Vehicle", "Typed"):
             assert _state(_target(running, state.target.ledger), table) == _state(driver, table)
@@ -298,14 +298,14 @@ def test_restore_overtaken_by_a_later_restore_before_verifying_is_superseded_not
     assert second.first_block is not None and second.last_block is not None
     first_request = {"sourceLedger": "orders", **target, "block": second.first_block.sequence_no - 1}
     planned, first = partitioned(first_request, "first")
-    for item in json.loads(first.vault().store.read(planned["partitions"])):
-        workflow.replay_item(first, item["partition"])
+    for item in json.loads(first.open_vault().store.read(planned["partitions"])):
+        steps.replay_item(first, item["partition"])
     later = restore(running, {"sourceLedger": "orders", **target}, "later")
     assert later["verification"]["status"] == "OK" and later["summary"]["status"] == "OK"
-    verification = workflow.verify_restore(first)
+    verification = steps.verify_restore(first)
     assert verification["status"] == "SUPERSEDED"
     assert verification["supersededAtBlock"] == second.last_block.sequence_no
-    assert workflow.write_report(first, verification)["status"] == "SUPERSEDED"
+    assert steps.write_report(first, verification)["status"] == "SUPERSEDED"
     record = rows(_target(running, "orders-superseded"), "SELECT r.watermark FROM qldbdr_restore AS r")
     assert record[0]["watermark"] == second.last_block.sequence_no
     assert _state(_target(running, "orders-superseded"), "Vehicle") == _state(driver, "Vehicle")
@@ -367,13 +367,13 @@ def test_recovery_point_whose_export_has_not_arrived_waits_for_replication(
     arrive(catalog)
     request = {"sourceLedger": "orders", "targetLedger": "early", "targetRegion": "us-west-2"}
     with pytest.raises(ReplicationPendingError) as error:
-        workflow.plan_restore(request, "us-east-1", "vault-early", "", "e1")
+        plan(request, "e1", "s3://vault-early/")
     assert f"recovery point {point.recovery_point_id} has not fully reached this vault" in str(error.value)
     assert running.client("qldb", "us-west-2").list_ledgers()["Ledgers"] == []
     for key in [o["Key"] for o in s3.list_objects_v2(Bucket="vault-primary")["Contents"]]:
         if key != catalog:
             arrive(key)
-    planned = workflow.plan_restore(request, "us-east-1", "vault-early", "", "e2")
+    planned = plan(request, "e2", "s3://vault-early/")
     assert planned["revisions"] > 0
 
 
@@ -420,7 +420,7 @@ def test_revision_redacted_in_the_settle_gap_is_restored_redacted_only_once_its_
     revision as redacted; once it is, the restore treats it so."""
     from datetime import UTC, datetime
 
-    from qldb_dr.backup import plan_window, record, verify_export
+    from qldb_dr.backup import plan_window, record, start_export, verify_export
     from tests.backup.conftest import wait_exports
 
     running, driver, settings = source
@@ -430,8 +430,7 @@ def test_revision_redacted_in_the_settle_gap_is_restored_redacted_only_once_its_
             lambda t, p=price: t.execute_statement("UPDATE Vehicle AS v SET v.Mileage = ? WHERE v.VIN = 'V00001'", p)
         )
     time.sleep(0.002)
-    backup_steps, qldb = settings.backup(), settings.qldb()
-    window = plan_window(backup_steps, qldb, now=datetime.now(UTC), settle_seconds=0)
+    window = plan_window(settings, now=datetime.now(UTC))
     assert window is not None
     time.sleep(0.002)
     (v1,) = rows(
@@ -443,21 +442,11 @@ def test_revision_redacted_in_the_settle_gap_is_restored_redacted_only_once_its_
     driver.execute_lambda(
         lambda t: t.execute_statement("EXEC redact_revision ?, ?, ?", v1["blockAddress"], table["tableId"], v1["id"])
     )
-    export_id = qldb.export(
-        settings.ledger,
-        start=window.start,
-        end=window.end,
-        bucket=settings.vault_bucket,
-        prefix=backup_steps.export_prefix,
-        role_arn=settings.export_role_arn,
-        output_format=settings.output_format,
-    )
+    export_id = start_export(settings, window)
     wait_exports(running)
-    verified = verify_export(backup_steps, qldb, window, export_id)
+    verified = verify_export(settings, window, export_id)
     assert any(c["name"] == "redactions" and c["status"] == "WARNING" for c in verified.checks), verified.checks
-    second = record(
-        backup_steps, window, verified, output_format=settings.output_format, now=datetime.now(UTC), execution=None
-    )
+    second = record(settings, window, verified, now=datetime.now(UTC), execution=None)
     request = {
         "sourceLedger": "orders",
         "targetLedger": "settle-gap",

@@ -270,6 +270,8 @@ def test_restore_from_the_vault_named_with_vault_and_refused_when_it_is_not_ther
     base = ("restore", "start", "--source-ledger", "orders", "--region", "us-west-2")
     code, out, err = run(*base, "--target-ledger", "nowhere", "--vault", "s3://no-such-vault")
     assert code == 2 and "no-such-vault: no such bucket" in err, out + err
+    code, out, err = run(*base, "--target-ledger", "nowhere", "--vault", str(running.data_dir))
+    assert code == 2 and "is a directory: the Restore workflow reads its vault from S3" in err, out + err
     started = _executions(running, deployment.workflows["qldb-dr-restore us-west-2"])
     assert not [e for e in started if e["name"].startswith("nowhere")]
     assert running.client("qldb", "us-west-2").list_ledgers()["Ledgers"] == []

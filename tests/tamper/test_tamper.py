@@ -111,8 +111,7 @@ def test_newer_version_over_locked_objects_is_a_failure_and_never_read(
 
     from qldb_dr.catalog import Vault
     from qldb_dr.restore import plan as planning
-    from qldb_dr.restore.model import RestoreRequest
-    from qldb_dr.store.s3 import S3Store
+    from qldb_dr.restore.settings import Settings
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint.url)
     s3 = endpoint.client("s3")
@@ -125,9 +124,10 @@ def test_newer_version_over_locked_objects_is_a_failure_and_never_read(
         status, out = verdict(f"s3://tamper-vault/{LEDGER}/")
         assert status == FAILURE and "a newer version was written over a locked object" in out, out
         assert data_key.rsplit("/", 1)[-1] in out and catalog_key.rsplit("/", 1)[-1] in out, out
-        request = RestoreRequest.parse({"sourceLedger": LEDGER, "targetLedger": "t"}, "us-east-1")
-        store = Vault(S3Store("tamper-vault", "", s3))
-        planned = planning.plan("r", request, store, -1, datetime.now(UTC))
+        settings = Settings.resolve(
+            {"sourceLedger": LEDGER, "targetLedger": "t", "vault": "s3://tamper-vault/"}, {}, "us-east-1"
+        )
+        planned = planning.plan("r", settings, Vault.open(settings.vault, client=s3), -1, datetime.now(UTC))
         assert planned.revisions > 0
         assert any(data_key in note for note in planned.schema.notes), planned.schema.notes
     finally:

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qldb_dr.ion import dump_binary, ion_hash, iter_binary, load_binary, serialize
-from qldb_dr.ion.binary import IonDecodeError
+from qldb_dr.ion.decoder import IonDecodeError
 from tests.strategies import ion_values
 
 IVM = b"\xe0\x01\x00\xea"

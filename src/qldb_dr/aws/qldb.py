@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,8 +26,7 @@ def _address_text(address: BlockAddress) -> dict[str, str]:
 
 
 def _address(holder: dict[str, str]) -> BlockAddress:
-    value = simpleion.loads(holder["IonText"])
-    return BlockAddress(str(value["strandId"]), int(value["sequenceNo"]))
+    return BlockAddress.from_ion(simpleion.loads(holder["IonText"]))
 
 
 class Qldb:
@@ -112,7 +110,3 @@ class Qldb:
         )
         proof = [bytes(h) for h in simpleion.loads(response["Proof"]["IonText"])]
         return simpleion.loads(response["Block"]["IonText"]), proof
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()

@@ -63,8 +63,7 @@ def run_backup(args: argparse.Namespace, env: Environment) -> int:
     deployed = workflow(BACKUP, args.region)
     request: dict[str, Any] = {"ledgerName": args.ledger}
     if args.vault:
-        vault = _vault(args)
-        request["vaultBucket"], request["vaultPrefix"] = vault.bucket, vault.prefix
+        request["vault"] = _vault(args).url
     if args.settle_seconds is not None:
         if args.settle_seconds < 0:
             raise QldbDrError(

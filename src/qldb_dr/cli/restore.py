@@ -16,12 +16,13 @@ from qldb_dr.aws import client as aws_client
 from qldb_dr.catalog import Vault
 from qldb_dr.cli import output
 from qldb_dr.cli.environment import Environment, ExitStatus
+from qldb_dr.encoding import iso
 from qldb_dr.errors import ObjectNotFoundError, QldbDrError
 from qldb_dr.restore import plan as planning
 from qldb_dr.restore import target as targets
-from qldb_dr.restore.model import RestoreRequest, iso
+from qldb_dr.restore.settings import DEFAULT_MAX_CONCURRENCY, DEFAULT_PARTITIONS, Settings
 from qldb_dr.restore.standby import ledger_of
-from qldb_dr.restore.workflow import SUPERSEDED
+from qldb_dr.restore.steps import SUPERSEDED
 from qldb_dr.workflows.deployment import RESTORE, workflow
 from qldb_dr.workflows.watch import Watcher, describe
 
@@ -54,8 +55,12 @@ def register(commands: Any) -> None:
         help="latest: each document's final state; history: every revision, in order",
     )
     start.add_argument("--incremental", action="store_true", help="apply only what the target does not hold yet")
-    start.add_argument("--max-concurrency", type=int, default=8, help="replay workers at once (default 8)")
-    start.add_argument("--partitions", type=int, default=16, help="document partitions (default 16)")
+    start.add_argument(
+        "--max-concurrency",
+        type=int,
+        help=f"Lambdas at once in each Distributed Map (default {DEFAULT_MAX_CONCURRENCY})",
+    )
+    start.add_argument("--partitions", type=int, help=f"document partitions (default {DEFAULT_PARTITIONS})")
     start.add_argument("--dry-run", action="store_true", help="print the plan, restore nothing")
     start.add_argument("--no-wait", action="store_true", help="start it and return")
     _common(start)
@@ -96,10 +101,17 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def _vault(args: argparse.Namespace, deployed_bucket: str | None) -> Vault:
     if not args.vault and not deployed_bucket:
         raise QldbDrError("no vault named", hint="pass --vault s3://bucket")
-    return Vault.open(args.vault or f"s3://{deployed_bucket}", args.region)
+    vault = Vault.open(args.vault or f"s3://{deployed_bucket}", args.region)
+    if vault.bucket is None:
+        raise QldbDrError(
+            f"{args.vault} is a directory: the Restore workflow reads its vault from S3 (its Distributed Maps do)",
+            hint="give the vault's s3:// URL, or check a directory copy with `qldb-dr verify DIR`",
+        )
+    return vault
 
 
-def _request(args: argparse.Namespace, region: str) -> dict[str, Any]:
+def _request(args: argparse.Namespace, region: str, vault: Vault) -> dict[str, Any]:
+    """The execution's input: the flags given (the workflow resolves the rest)."""
     request = {
         "sourceLedger": args.source_ledger,
         "targetLedger": args.target_ledger,
@@ -112,17 +124,18 @@ def _request(args: argparse.Namespace, region: str) -> dict[str, Any]:
         "maxConcurrency": args.max_concurrency,
         "partitions": args.partitions,
     }
-    RestoreRequest.parse(request, region)  # bad input fails here, before anything starts
-    return {k: v for k, v in request.items() if v is not None}
+    if args.vault:
+        request["vault"] = vault.url
+    request = {k: v for k, v in request.items() if v is not None}
+    Settings.resolve({"vault": vault.url, **request}, {}, region)  # bad input fails here, before anything starts
+    return request
 
 
 def run_start(args: argparse.Namespace, env: Environment) -> int:
     deployed = workflow(RESTORE, args.region)
     vault = _vault(args, deployed.vault_bucket)
     next(iter(vault.store.list(vault.prefix)), None)  # a vault that is not there fails here, before anything starts
-    request = _request(args, deployed.region)
-    if args.vault:
-        request.update(vaultBucket=vault.bucket, vaultPrefix=vault.prefix)
+    request = _request(args, deployed.region, vault)
     if args.dry_run:
         return _dry_run(args, env, vault, deployed.region)
     restore_id = f"{args.target_ledger}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
@@ -150,10 +163,10 @@ def _start(env: Environment, deployed: Any, name: str, request: dict[str, Any], 
 def _dry_run(args: argparse.Namespace, env: Environment, vault: Vault, region: str) -> int:
     """The plan the restore would make — the vault verified, the blocks up to the cut read —
     with nothing written anywhere."""
-    request = RestoreRequest.parse(_request(args, region), region)
-    current = targets.state(request.target) if request.incremental else None
-    planned = planning.plan("dry-run", request, vault, current.watermark if current else -1, datetime.now(UTC))
-    rate = _measured_rate(vault, request.source_ledger)
+    settings = Settings.resolve({**_request(args, region, vault), "vault": vault.url}, {}, region)
+    current = targets.state(settings.target) if settings.incremental else None
+    planned = planning.plan("dry-run", settings, vault, current.watermark if current else -1, datetime.now(UTC))
+    rate = _measured_rate(vault, settings.source_ledger)
     basis = (
         "measured by earlier restores"
         if rate != DEFAULT_REVISIONS_PER_SECOND
@@ -166,13 +179,13 @@ def _dry_run(args: argparse.Namespace, env: Environment, vault: Vault, region: s
         else " ".join(p.recovery_point_id for p in points)
     )
     lines = [
-        f"plan: restore {request.source_ledger} into {request.target.ledger} ({request.mode.value}) in {region}",
+        f"plan: restore {settings.source_ledger} into {settings.target_ledger} ({settings.mode.value}) in {region}",
         f"recovery points: {len(points)} ({span})" if points else "recovery points: none new",
         f"blocks: {planned.watermark + 1} to {planned.cut} ({planned.blocks:,} blocks), verified in the vault"
         if planned.blocks
         else f"blocks: none (the target holds the source up to block {planned.watermark})",
         f"tables: {', '.join(planned.schema.to_json()['tables']) or '(none)'}",
-        f"revisions: {planned.revisions:,} in {request.partitions} partitions, {request.max_concurrency} at a time",
+        f"revisions: {planned.revisions:,} in {settings.partitions} partitions, {settings.max_concurrency} at a time",
         f"estimated duration: {planned.revisions / rate / 60:.1f} min at {rate:,.0f} revisions/s ({basis})",
     ]
     env.stdout.write("\n".join(lines) + "\n")
@@ -181,7 +194,7 @@ def _dry_run(args: argparse.Namespace, env: Environment, vault: Vault, region: s
 
 def _measured_rate(vault: Vault, source: str) -> float:
     rates = []
-    for key in vault.store.list(f"{vault.prefix}{source}/restores/"):
+    for key in vault.store.list(vault.restores(source)):
         if key.endswith("/report.json"):
             report = json.loads(vault.store.read(key))
             if report.get("durationSeconds") and report.get("revisions", 0) >= RATE_SAMPLE_REVISIONS:
@@ -241,7 +254,7 @@ def _read(vault: Vault, source: str | None, restore_id: str, name: str) -> dict[
     if source is None:
         return None
     try:
-        value: dict[str, Any] = json.loads(vault.store.read(f"{vault.prefix}{source}/restores/{restore_id}/{name}"))
+        value: dict[str, Any] = json.loads(vault.store.read(vault.restore(source, restore_id) + name))
     except ObjectNotFoundError:
         return None
     return value
@@ -288,8 +301,8 @@ def run_status(args: argparse.Namespace, env: Environment) -> int:
     source = _source(execution_input, vault)
     plan = _read(vault, source, restore_id, "plan.json") or {}
     report = _report(vault, source, restore_id)
-    base = f"{vault.prefix}{source}/restores/{restore_id}/"
-    done = [json.loads(vault.store.read(k)) for k in vault.store.list(base + "replayed/")] if source else []
+    replayed = vault.restore(source, restore_id) + "replayed/" if source else None
+    done = [json.loads(vault.store.read(k)) for k in vault.store.list(replayed)] if replayed else []
     total = int(plan.get("partitions", 0) or 0)
     applied = sum(int(d.get("applied", 0)) for d in done)
     running = description["status"] == "RUNNING"

@@ -22,24 +22,10 @@ from typing import Any
 from amazon.ion.core import IonType, Timestamp, TimestampPrecision
 from amazon.ion.symbols import SymbolToken
 
-_END = b"\x0e"
+from qldb_dr.ion.constants import TYPE_CODE
+from qldb_dr.ion.encoder import varuint
 
-# Type qualifier (high nibble) per Ion type; nulls set the low nibble to F.
-_TQ: dict[IonType, int] = {
-    IonType.NULL: 0x00,
-    IonType.BOOL: 0x10,
-    IonType.INT: 0x20,
-    IonType.FLOAT: 0x40,
-    IonType.DECIMAL: 0x50,
-    IonType.TIMESTAMP: 0x60,
-    IonType.SYMBOL: 0x70,
-    IonType.STRING: 0x80,
-    IonType.CLOB: 0x90,
-    IonType.BLOB: 0xA0,
-    IonType.LIST: 0xB0,
-    IonType.SEXP: 0xC0,
-    IonType.STRUCT: 0xD0,
-}
+_END = b"\x0e"
 
 
 class IonHashError(ValueError):
@@ -75,22 +61,6 @@ def _scalar(tq: int, representation: bytes) -> bytes:
 def uint_bytes(n: int) -> bytes:
     """Unsigned big-endian magnitude, minimal length (empty for 0)."""
     return n.to_bytes((n.bit_length() + 7) // 8, "big")
-
-
-_SMALL_VARUINT = [bytes((0x80 | i,)) for i in range(128)]
-
-
-def varuint(n: int) -> bytes:
-    """Ion VarUInt: 7 bits a byte, the last byte flagged with 0x80."""
-    if n < 128:
-        return _SMALL_VARUINT[n]
-    out = [0x80 | (n & 0x7F)]
-    n >>= 7
-    while n:
-        out.append(n & 0x7F)
-        n >>= 7
-    out.reverse()
-    return bytes(out)
 
 
 def varint(n: int, negative_zero: bool = False) -> bytes:
@@ -290,7 +260,7 @@ def _typed(value: Any, ion_type: IonType | None) -> bytes:
     if ion_type is None:
         return _untyped(value)
     if type(value).__name__ == "IonPyNull" or value is None:
-        return bytes((0x0B, _TQ[ion_type] | 0x0F, 0x0E))
+        return bytes((0x0B, TYPE_CODE[ion_type] | 0x0F, 0x0E))
     if ion_type is IonType.BOOL:
         return _bool(value)
     if ion_type is IonType.INT:

@@ -9,13 +9,12 @@ the ledger is gone).
 
 from __future__ import annotations
 
-import base64
 import binascii
 import contextlib
 import json
 from dataclasses import dataclass
-from typing import Any
 
+from qldb_dr.encoding import b64, unb64
 from qldb_dr.errors import JournalFormatError, ObjectNotFoundError
 from qldb_dr.journal.models import BlockAddress, CompletedManifest, StartedManifest
 from qldb_dr.journal.reader import read_completed_manifest, read_started_manifest
@@ -41,16 +40,10 @@ class Proof:
         value = {
             "formatVersion": 1,
             "ledgerName": self.ledger_name,
-            "digest": base64.b64encode(self.digest).decode(),
-            "digestTipAddress": {
-                "strandId": self.digest_tip.strand_id,
-                "sequenceNo": self.digest_tip.sequence_no,
-            },
-            "blockAddress": {
-                "strandId": self.block_address.strand_id,
-                "sequenceNo": self.block_address.sequence_no,
-            },
-            "proof": [base64.b64encode(h).decode() for h in self.hashes],
+            "digest": b64(self.digest),
+            "digestTipAddress": self.digest_tip.to_ion(),
+            "blockAddress": self.block_address.to_ion(),
+            "proof": [b64(h) for h in self.hashes],
         }
         return (json.dumps(value, indent=2) + "\n").encode()
 
@@ -60,17 +53,13 @@ class Proof:
             value = json.loads(data)
             return cls(
                 ledger_name=str(value["ledgerName"]),
-                digest=base64.b64decode(value["digest"], validate=True),
-                digest_tip=_address(value["digestTipAddress"]),
-                block_address=_address(value["blockAddress"]),
-                hashes=tuple(base64.b64decode(h, validate=True) for h in value["proof"]),
+                digest=unb64(value["digest"]),
+                digest_tip=BlockAddress.from_ion(value["digestTipAddress"]),
+                block_address=BlockAddress.from_ion(value["blockAddress"]),
+                hashes=tuple(unb64(h) for h in value["proof"]),
             )
         except (ValueError, KeyError, TypeError, binascii.Error) as exc:
             raise JournalFormatError(location, f"not a qldb-dr proof file ({exc})") from exc
-
-
-def _address(value: Any) -> BlockAddress:
-    return BlockAddress(str(value["strandId"]), int(value["sequenceNo"]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,11 @@ class BlockAddress:
     def to_ion(self) -> dict[str, Any]:
         return {"strandId": self.strand_id, "sequenceNo": self.sequence_no}
 
+    @classmethod
+    def from_ion(cls, value: Any) -> BlockAddress:
+        """What `to_ion` wrote (as Ion or JSON); KeyError, TypeError or ValueError otherwise."""
+        return cls(str(value["strandId"]), int(value["sequenceNo"]))
+
 
 class RevisionKind(enum.Enum):
     """What a journal revision records (docs/export-format.md)."""

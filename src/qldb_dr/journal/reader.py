@@ -19,7 +19,7 @@ from amazon.ion.exceptions import IonException
 
 from qldb_dr.errors import JournalFormatError
 from qldb_dr.ion import iter_binary, iter_text
-from qldb_dr.ion.binary import IonDecodeError
+from qldb_dr.ion.decoder import IonDecodeError
 from qldb_dr.journal.models import (
     Block,
     BlockAddress,

@@ -364,3 +364,13 @@ class Parsed:
 
     statement: Statement
     parameter_count: int
+
+
+def default_name(expr: Expr, index: int) -> str:
+    """PartiQL's name for an unnamed FROM source or projection item (the `index`th): a
+    variable's name, a path's last field name, else `_1`, `_2`, …"""
+    if isinstance(expr, VarRef):
+        return expr.name
+    if isinstance(expr, Path) and isinstance(expr.steps[-1], FieldStep):
+        return expr.steps[-1].name
+    return f"_{index + 1}"

@@ -384,7 +384,7 @@ class _Evaluator:
                 elif value is not MISSING:
                     pairs.append((f"_{i + 1}", _to_ion(value)))
             elif value is not MISSING:
-                pairs.append((item.alias or _derived_name(item.expr, i), _to_ion(value)))
+                pairs.append((item.alias or ast.default_name(item.expr, i), _to_ion(value)))
         return make_struct(pairs)
 
     def _aggregate_row(self, query: ast.Select, rows: Iterator[_Frame], outer: _Frame | None) -> Any:
@@ -920,15 +920,6 @@ def _like_regex(pattern: str, escape: str | None) -> re.Pattern[str]:
         else:
             out.append(re.escape(ch))
     return re.compile("".join(out), re.S)
-
-
-def _derived_name(expr: ast.Expr, index: int) -> str:
-    """PartiQL's name for an unaliased projection item: a variable's or last field's name."""
-    if isinstance(expr, ast.VarRef):
-        return expr.name
-    if isinstance(expr, ast.Path) and isinstance(expr.steps[-1], ast.FieldStep):
-        return expr.steps[-1].name
-    return f"_{index + 1}"
 
 
 def _star(row: _Frame, aliases: tuple[str, ...]) -> Any:

@@ -199,7 +199,7 @@ class _Builder(Transformer[Token, Any]):
         joins: list[tuple[str, _FromSpec, ast.Expr | None]] = [("FIRST", children[1], None), *children[2:]]
         items = []
         for i, (join, spec, on) in enumerate(joins):
-            alias = spec.alias or _default_alias(spec.source, i)
+            alias = spec.alias or ast.default_name(spec.source, i)
             items.append(ast.FromItem(spec.source, alias, spec.at_alias, spec.by_alias, join, on, pos=spec.pos))
         return tuple(items)
 
@@ -636,14 +636,6 @@ def _pos_of(token: Token) -> ast.Pos:
 
 def _unquote(token: Token) -> str:
     return str(token)[1:-1].replace('""', '"')
-
-
-def _default_alias(source: ast.Expr, index: int) -> str:
-    if isinstance(source, ast.VarRef):
-        return source.name
-    if isinstance(source, ast.Path) and isinstance(source.steps[-1], ast.FieldStep):
-        return source.steps[-1].name
-    return f"_{index + 1}"
 
 
 def _single_table(children: list[Any], meta: Meta) -> tuple[ast.FromItem, list[Any]]:

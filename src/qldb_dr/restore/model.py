@@ -1,4 +1,4 @@
-"""The restore's vocabulary: its request, its plan, the revisions it replays, and the tables it
+"""The restore's vocabulary: the revisions it replays, and the tables it
 keeps in the target ledger.
 
 Project-owned tables in the target (documented names; user documents get no extra fields):
@@ -20,15 +20,10 @@ never apply a revision twice.
 
 from __future__ import annotations
 
-import base64
 import enum
 import hashlib
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
-
-from qldb_dr.errors import InvalidInputError
 
 RESTORE_TABLE = "qldbdr_restore"
 PARTITION_TABLE = "qldbdr_partition"
@@ -38,8 +33,6 @@ PROJECT_TABLES = (RESTORE_TABLE, PARTITION_TABLE, BATCH_TABLE)
 DOCUMENTS_PER_TRANSACTION = 40  # QLDB's limit, bookkeeping included
 USER_DOCUMENTS_PER_TRANSACTION = DOCUMENTS_PER_TRANSACTION - 2  # + the partition and batch documents
 BYTES_PER_TRANSACTION = 3_500_000  # under QLDB's 4 MB, with room for bookkeeping
-DEFAULT_PARTITIONS = 16
-DEFAULT_MAX_CONCURRENCY = 8
 
 
 class ReportStatus(enum.Enum):
@@ -117,111 +110,3 @@ class SourceRevision:
 class Target:
     ledger: str
     region: str
-
-
-@dataclass(frozen=True, slots=True)
-class RestoreRequest:
-    """What an operator asks for. One of recovery_point / at / block, or none (the latest)."""
-
-    source_ledger: str
-    target: Target
-    mode: Mode
-    recovery_point: str | None = None
-    at: datetime | None = None
-    block: int | None = None
-    incremental: bool = False  # only what the target's watermark does not cover (standby)
-    partitions: int = DEFAULT_PARTITIONS
-    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
-
-    @classmethod
-    def parse(cls, event: Any, region: str) -> RestoreRequest:
-        if not isinstance(event, dict) or not event.get("sourceLedger") or not event.get("targetLedger"):
-            raise InvalidInputError(f"a restore needs {{sourceLedger, targetLedger}}, got {event!r:.200}")
-        chosen = [k for k in ("recoveryPointId", "at", "block") if event.get(k) is not None]
-        if len(chosen) > 1:
-            raise InvalidInputError(f"choose one of recoveryPointId, at and block, not {' and '.join(chosen)}")
-        try:
-            mode = Mode(event.get("mode", "latest"))
-        except ValueError as exc:
-            raise InvalidInputError(f"mode must be latest or history, not {event.get('mode')!r}") from exc
-        for field_name in ("sourceLedger", "targetLedger"):
-            check_ledger_name(str(event[field_name]), field_name)
-        at = None if event.get("at") is None else parse_time(str(event["at"]))
-        block = _count(event, "block", None)
-        partitions = _count(event, "partitions", DEFAULT_PARTITIONS)
-        concurrency = _count(event, "maxConcurrency", DEFAULT_MAX_CONCURRENCY)
-        if block is not None and block < 0:
-            raise InvalidInputError("block must be a block sequence number (0 or more)")
-        if not 1 <= partitions <= 1024:
-            raise InvalidInputError(f"partitions must be 1 to 1024, not {partitions}")
-        if not 1 <= concurrency <= 1000:
-            raise InvalidInputError(f"maxConcurrency must be 1 to 1000, not {concurrency}")
-        return cls(
-            source_ledger=str(event["sourceLedger"]),
-            target=Target(str(event["targetLedger"]), str(event.get("targetRegion") or region)),
-            mode=mode,
-            recovery_point=event.get("recoveryPointId"),
-            at=at,
-            block=block,
-            incremental=bool(event.get("incremental", False)),
-            partitions=partitions,
-            max_concurrency=concurrency,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "sourceLedger": self.source_ledger,
-            "targetLedger": self.target.ledger,
-            "targetRegion": self.target.region,
-            "mode": self.mode.value,
-            "recoveryPointId": self.recovery_point,
-            "at": None if self.at is None else iso(self.at),
-            "block": self.block,
-            "incremental": self.incremental,
-            "partitions": self.partitions,
-            "maxConcurrency": self.max_concurrency,
-        }
-
-
-# QLDB's rule for ledger names (the API's pattern): 1-32 letters, digits and hyphens, not all
-# digits, no leading, trailing or doubled hyphen.
-_LEDGER_NAME = re.compile(r"(?!^.*--)(?!^[0-9]+$)(?!^-)(?!.*-$)^[A-Za-z0-9-]{1,32}$")
-
-
-def check_ledger_name(name: str, what: str = "ledger") -> str:
-    if not _LEDGER_NAME.match(name):
-        raise InvalidInputError(
-            f"{what} {name!r} is not a QLDB ledger name: 1 to 32 letters, digits and hyphens, not all digits, "
-            "with no hyphen first, last or twice in a row"
-        )
-    return name
-
-
-def _count(event: dict[str, Any], name: str, default: int | None) -> Any:
-    value = event.get(name)
-    if value is None:
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"{name} must be a whole number, not {value!r}") from exc
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 time; UTC when it has no offset."""
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InvalidInputError(
-            f"{text!r} is not a time: use ISO 8601, e.g. 2026-12-06T14:30:00Z, 2026-12-06T14:30:00.250+01:00 or "
-            "2026-12-06 (UTC when no offset is given)"
-        ) from exc
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def b64(data: bytes | None) -> str | None:
-    return None if data is None else base64.b64encode(data).decode()

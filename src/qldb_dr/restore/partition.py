@@ -23,7 +23,7 @@ from qldb_dr.store.pinned import Pin, PinnedStore
 
 
 def partitions_prefix(vault: Vault, source: str, restore_id: str) -> str:
-    return f"{vault.prefix}{source}/restores/{restore_id}/partitions/"
+    return f"{vault.restore(source, restore_id)}partitions/"
 
 
 def partition_prefix(vault: Vault, source: str, restore_id: str, partition: int) -> str:

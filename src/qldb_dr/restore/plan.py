@@ -15,6 +15,7 @@ from typing import Any
 
 from qldb_dr.catalog import Catalog, RecoveryPoint, Vault, data_keys
 from qldb_dr.checks import Status
+from qldb_dr.encoding import iso
 from qldb_dr.errors import (
     NoRecoveryPointsError,
     OutOfRangeError,
@@ -28,7 +29,8 @@ from qldb_dr.journal.reader import read_blocks
 from qldb_dr.journal.verify import Redacted, verify_source
 from qldb_dr.partiql import ast, parse
 from qldb_dr.partiql.errors import PartiqlError
-from qldb_dr.restore.model import Mode, RestoreRequest, iso
+from qldb_dr.restore.model import Mode
+from qldb_dr.restore.settings import Settings
 from qldb_dr.store.pinned import pinned
 
 
@@ -115,37 +117,37 @@ class Schema:
         }
 
 
-def select(points: list[RecoveryPoint], request: RestoreRequest) -> tuple[list[RecoveryPoint], int | None]:
-    """The recovery points up to the requested one and, when the request names one, the last block.
+def select(points: list[RecoveryPoint], settings: Settings) -> tuple[list[RecoveryPoint], int | None]:
+    """The recovery points up to the requested one and, when the settings name one, the last block.
 
     The cut for `at` needs block timestamps, read later; this returns None for it."""
     if not points:
-        raise NoRecoveryPointsError(f"ledger {request.source_ledger} has no recovery points in this vault")
+        raise NoRecoveryPointsError(f"ledger {settings.source_ledger} has no recovery points in this vault")
     filled = [p for p in points if p.last_block is not None]
     first, last = points[0].window_start, points[-1].window_end
-    if request.recovery_point is not None:
-        index = next((i for i, p in enumerate(points) if p.recovery_point_id == request.recovery_point), None)
+    if settings.recovery_point_id is not None:
+        index = next((i for i, p in enumerate(points) if p.recovery_point_id == settings.recovery_point_id), None)
         if index is None:
             raise OutOfRangeError(
-                f"recovery point {request.recovery_point} of {request.source_ledger} is not in this vault",
+                f"recovery point {settings.recovery_point_id} of {settings.source_ledger} is not in this vault",
                 hint="list them with `qldb-dr backup list`",
             )
         chosen = points[: index + 1]
         last_filled = next((p for p in reversed(chosen) if p.last_block is not None), None)
         cut: int | None = -1 if last_filled is None else last_filled.last_block.sequence_no  # type: ignore[union-attr]
-    elif request.block is not None:
+    elif settings.block is not None:
         top = filled[-1].last_block.sequence_no if filled else -1  # type: ignore[union-attr]
-        if request.block > top:
-            raise OutOfRangeError(f"block {request.block} is beyond the vault's last block {top}")
-        chosen = [p for p in points if p.first_block is None or p.first_block.sequence_no <= request.block]
-        cut = request.block
-    elif request.at is not None:
-        if not first <= request.at < last:
+        if settings.block > top:
+            raise OutOfRangeError(f"block {settings.block} is beyond the vault's last block {top}")
+        chosen = [p for p in points if p.first_block is None or p.first_block.sequence_no <= settings.block]
+        cut = settings.block
+    elif settings.at is not None:
+        if not first <= settings.at < last:
             raise OutOfRangeError(
-                f"{iso(request.at)} is outside the vault's range for {request.source_ledger}: "
+                f"{iso(settings.at)} is outside the vault's range for {settings.source_ledger}: "
                 f"{iso(first)} to {iso(last)} (exclusive)"
             )
-        chosen = [p for p in points if p.window_start <= request.at]
+        chosen = [p for p in points if p.window_start <= settings.at]
         cut = None
     else:
         chosen = list(points)
@@ -175,7 +177,7 @@ def check_chain(points: list[RecoveryPoint], watermark: int) -> None:
 @dataclass
 class Plan:
     restore_id: str
-    request: RestoreRequest
+    settings: Settings
     points: list[RecoveryPoint]
     cut: int
     watermark: int
@@ -189,11 +191,11 @@ class Plan:
         return {
             "formatVersion": 1,
             "restoreId": self.restore_id,
-            "request": self.request.to_json(),
+            "request": self.settings.to_json(),
             "recoveryPoints": [p.recovery_point_id for p in self.points],
             "cut": self.cut,
             "watermark": self.watermark,
-            "partitions": self.request.partitions,
+            "partitions": self.settings.partitions,
             "schema": self.schema.to_json(),
             "objects": self.objects,
             "revisions": self.revisions,
@@ -202,10 +204,10 @@ class Plan:
         }
 
 
-def plan(restore_id: str, request: RestoreRequest, vault: Vault, watermark: int, now: datetime) -> Plan:
+def plan(restore_id: str, settings: Settings, vault: Vault, watermark: int, now: datetime) -> Plan:
     catalog = Catalog(vault)
-    points = catalog.recovery_points(request.source_ledger)
-    chosen, cut = select(points, request)
+    points = catalog.recovery_points(settings.source_ledger)
+    chosen, cut = select(points, settings)
     selected = beyond(chosen, watermark)
     check_chain(selected, watermark)
     _arrived(vault, selected)
@@ -217,7 +219,7 @@ def plan(restore_id: str, request: RestoreRequest, vault: Vault, watermark: int,
     _verify(pinned_vault, selected, points[points.index(chosen[-1]) + 1 :] if chosen else [])
     # The schema is learnt from the whole chain, the blocks already applied included: an
     # incremental restore's new recovery points may not touch every table.
-    schema, objects, revisions, blocks, at_cut = _read(pinned_vault, chosen, request, cut, watermark)
+    schema, objects, revisions, blocks, at_cut = _read(pinned_vault, chosen, settings, cut, watermark)
     if cut is None:
         cut = at_cut
     if cut < watermark:
@@ -231,7 +233,7 @@ def plan(restore_id: str, request: RestoreRequest, vault: Vault, watermark: int,
             f"{vault.store.describe(key)}: a newer version was written over this locked object; the restore read "
             "the version its recovery point pinned — report it, the vault has been tampered with"
         )
-    return Plan(restore_id, request, selected, cut, watermark, schema, objects, revisions, blocks, now)
+    return Plan(restore_id, settings, selected, cut, watermark, schema, objects, revisions, blocks, now)
 
 
 def _arrived(vault: Vault, points: list[RecoveryPoint]) -> None:
@@ -295,7 +297,7 @@ def _proven(vault: Vault, later: list[RecoveryPoint], unproven: list[Redacted]) 
 
 
 def _read(
-    vault: Vault, points: list[RecoveryPoint], request: RestoreRequest, cut: int | None, watermark: int
+    vault: Vault, points: list[RecoveryPoint], settings: Settings, cut: int | None, watermark: int
 ) -> tuple[Schema, list[dict[str, Any]], int, int, int]:
     """One pass over the blocks up to the cut: DDL (every block), the objects to partition and
     their counts (blocks after the watermark)."""
@@ -310,7 +312,7 @@ def _read(
         for location in data_keys(store, point):
             object_first = object_last = None
             for block in read_blocks(store.read(location), location):
-                if request.at is not None and cut is None and block.timestamp > request.at:
+                if settings.at is not None and cut is None and block.timestamp > settings.at:
                     break
                 if cut is not None and block.sequence_no > cut:
                     break
@@ -354,9 +356,9 @@ def _learn(schema: Schema, block: Block) -> None:
 
 def write(plan: Plan, vault: Vault) -> dict[str, str]:
     """The plan and the two Map manifests, in the vault; returns their keys."""
-    base = f"{vault.prefix}{plan.request.source_ledger}/restores/{plan.restore_id}/"
+    base = vault.restore(plan.settings.source_ledger, plan.restore_id)
     keys = {"plan": base + "plan.json", "objects": base + "objects.json", "partitions": base + "partitions.json"}
-    partitions = [{"restoreId": plan.restore_id, "partition": p} for p in range(plan.request.partitions)]
+    partitions = [{"restoreId": plan.restore_id, "partition": p} for p in range(plan.settings.partitions)]
     vault.store.write(keys["plan"], (json.dumps(plan.to_json(), indent=2) + "\n").encode())
     vault.store.write(keys["objects"], json.dumps([{**o, "restoreId": plan.restore_id} for o in plan.objects]).encode())
     vault.store.write(keys["partitions"], json.dumps(partitions if plan.objects else []).encode())

@@ -40,19 +40,19 @@ def ledger_of(prefix: str, catalog_key: str) -> str | None:
     return parts[0]
 
 
-def request_for(bucket: str, prefix: str, region: str, catalog_key: str) -> dict[str, Any] | None:
-    """The incremental restore a newly arrived recovery point asks for, or None when the key is
-    not a recovery point or its ledger has no standby."""
-    ledger = ledger_of(prefix, catalog_key)
+def request_for(vault: Vault, region: str, catalog_key: str) -> dict[str, Any] | None:
+    """The incremental restore (the execution input) a newly arrived recovery point asks for,
+    or None when the key is not a recovery point or its ledger has no standby."""
+    ledger = ledger_of(vault.prefix, catalog_key)
     if ledger is None:
         return None
-    store = Vault.open(f"s3://{bucket}/{prefix}", region).store
+    key = config_key(vault.prefix, ledger)
     try:
-        config = json.loads(store.read(config_key(prefix, ledger)))
+        config = json.loads(vault.store.read(key))
     except ObjectNotFoundError:
         return None
     except ValueError as exc:
-        raise CatalogError(f"{store.describe(config_key(prefix, ledger))}: not JSON ({exc})") from exc
+        raise CatalogError(f"{vault.store.describe(key)}: not JSON ({exc})") from exc
     if not config.get("enabled", True):
         return None
     return {

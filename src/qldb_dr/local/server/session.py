@@ -20,9 +20,9 @@ from typing import Any
 from amazon.ion import simpleion
 
 from qldb_dr.ion import dump_binary, load_binary
-from qldb_dr.ion.binary import IonDecodeError
+from qldb_dr.ion.decoder import IonDecodeError
 from qldb_dr.journal.reader import ION_TEXT_ERRORS
-from qldb_dr.local.ledger.engine import Ledger, Transaction
+from qldb_dr.local.ledger.engine import Ledger
 from qldb_dr.local.ledger.errors import (
     BadRequest,
     InvalidSession,
@@ -31,6 +31,7 @@ from qldb_dr.local.ledger.errors import (
     SessionLimit,
 )
 from qldb_dr.local.ledger.registry import Registry
+from qldb_dr.local.ledger.transaction import Transaction
 
 PAGE_VALUES = 200
 PARAMETER_BINARY_BYTES = 128 * 1024

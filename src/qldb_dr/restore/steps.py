@@ -14,80 +14,59 @@ Vault layout of a restore (in the vault of the region it runs in):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from qldb_dr import fields
 from qldb_dr.catalog import Vault
 from qldb_dr.checks import Status
+from qldb_dr.encoding import iso, parse_iso
 from qldb_dr.errors import InvalidInputError, ObjectNotFoundError
 from qldb_dr.restore import expected
 from qldb_dr.restore import plan as planning
 from qldb_dr.restore import target as targets
-from qldb_dr.restore.model import Mode, ReportStatus, RestoreRequest, Target, iso, parse_time
+from qldb_dr.restore.model import Mode, ReportStatus, Target
 from qldb_dr.restore.partition import partition_object, partition_prefix
 from qldb_dr.restore.replay import Replayer, read_partition
+from qldb_dr.restore.settings import Settings
 from qldb_dr.restore.verify import verify
 
 
 @dataclass(frozen=True, slots=True)
 class RestoreState:
+    """What every step after Plan Restore needs, in the execution's state and each Map item."""
+
     restore_id: str
-    vault_bucket: str
-    vault_prefix: str
+    vault: str
     region: str
-    source: str
-    target: Target
+    source_ledger: str
+    target_ledger: str
+    target_region: str
     mode: Mode
     partitions: int
     cut: int
     watermark: int  # the target held the source up to this block when the restore planned (-1: nothing)
-    started: str
-    max_concurrency: int = 8
+    started_at: datetime
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "restoreId": self.restore_id,
-            "vaultBucket": self.vault_bucket,
-            "vaultPrefix": self.vault_prefix,
-            "region": self.region,
-            "sourceLedger": self.source,
-            "targetLedger": self.target.ledger,
-            "targetRegion": self.target.region,
-            "mode": self.mode.value,
-            "partitions": self.partitions,
-            "cut": self.cut,
-            "watermark": self.watermark,
-            "startedAt": self.started,
-            "maxConcurrency": self.max_concurrency,
-        }
+        return fields.to_json(self)
 
     @classmethod
     def from_json(cls, value: Any) -> RestoreState:
-        try:
-            return cls(
-                restore_id=value["restoreId"],
-                vault_bucket=value["vaultBucket"],
-                vault_prefix=value["vaultPrefix"],
-                region=value["region"],
-                source=value["sourceLedger"],
-                target=Target(value["targetLedger"], value["targetRegion"]),
-                mode=Mode(value["mode"]),
-                partitions=int(value["partitions"]),
-                cut=int(value["cut"]),
-                watermark=int(value["watermark"]),
-                started=value["startedAt"],
-                max_concurrency=int(value.get("maxConcurrency", 8)),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidInputError(f"the restore state is incomplete ({exc})") from exc
+        return fields.from_json(cls, value, "restore state")
 
-    def vault(self) -> Vault:
-        return Vault.open(f"s3://{self.vault_bucket}/{self.vault_prefix}", self.region)
+    @property
+    def target(self) -> Target:
+        return Target(self.target_ledger, self.target_region)
+
+    def open_vault(self) -> Vault:
+        return Vault.open(self.vault, self.region)
 
     def base(self) -> str:
-        return f"{self.vault_prefix}{self.source}/restores/{self.restore_id}/"
+        return self.open_vault().restore(self.source_ledger, self.restore_id)
 
 
 def _json(vault: Vault, key: str) -> Any:
@@ -101,133 +80,120 @@ def _put(vault: Vault, key: str, value: Any) -> None:
 # -- Plan Restore ---------------------------------------------------------------------------------
 
 
-def plan_restore(event: Any, region: str, vault_bucket: str, vault_prefix: str, restore_id: str) -> dict[str, Any]:
+def plan_restore(settings: Settings, restore_id: str) -> dict[str, Any]:
     """Plan (or, resuming, read back the plan) and write the Map manifests."""
-    request = RestoreRequest.parse(event, region)
-    vault = Vault.open(f"s3://{vault_bucket}/{vault_prefix}", region)
-    if event.get("resume"):
-        restore_id = str(event.get("restoreId") or restore_id)  # a retry continues the original restore
-    base = f"{vault_prefix}{request.source_ledger}/restores/{restore_id}/"
+    vault = settings.open_vault()
+    if settings.resume and settings.restore_id:
+        restore_id = settings.restore_id  # a retry continues the original restore
+    base = vault.restore(settings.source_ledger, restore_id)
+    if settings.resume:
+        return _resume(settings, vault, restore_id, base)
     now = datetime.now(UTC)
-    if event.get("resume"):
-        try:
-            written = _json(vault, base + "plan.json")
-        except ObjectNotFoundError as exc:
-            raise InvalidInputError(f"restore {restore_id} has no plan in s3://{vault_bucket}/{base}") from exc
-        state = RestoreState(
-            restore_id,
-            vault_bucket,
-            vault_prefix,
-            region,
-            request.source_ledger,
-            request.target,
-            request.mode,
-            int(written["partitions"]),
-            int(written["cut"]),
-            int(written.get("watermark", written.get("after", -1))),  # plans written before 0.2 say "after"
-            written["createdAt"],
-            request.max_concurrency,
-        )
-        replayed = {k.rsplit("/", 1)[-1] for k in vault.store.list(base + "replayed/")}
-        if targets.state(request.target) is None:
-            # The target is gone (deleted, or never prepared): what the finished partitions wrote
-            # went with it. A full restore starts over into a new one; an incremental restore's
-            # base went too.
-            if state.watermark >= 0:
-                raise InvalidInputError(
-                    f"restore {restore_id} adds blocks after {state.watermark} to {request.target.ledger}, which "
-                    "no longer holds them (deleted or replaced); nothing was written",
-                    hint="start a new restore (not --incremental) into the target",
-                )
-            replayed = set()
-        pending = [
-            {"restoreId": restore_id, "partition": p}
-            for p in range(state.partitions)
-            if f"p{p:04d}.json" not in replayed
-        ]
-        _put(vault, base + "partitions-pending.json", pending)
-        return {
-            "restore": state.to_json(),
-            "objects": base + "objects.json",
-            "partitions": base + "partitions-pending.json",
-            "resumed": True,
-            "schema": written["schema"],
-            "results": _results(base),
-        }
-    current = targets.state(request.target)
-    watermark = current.watermark if current is not None and request.incremental else -1
-    partitions = current.partitions if current is not None else request.partitions
-    request = RestoreRequest(
-        request.source_ledger,
-        request.target,
-        request.mode,
-        request.recovery_point,
-        request.at,
-        request.block,
-        request.incremental,
-        partitions,
-        request.max_concurrency,
-    )
-    planned = planning.plan(restore_id, request, vault, watermark, now)
+    current = targets.state(settings.target)
+    watermark = current.watermark if current is not None and settings.incremental else -1
+    if current is not None:
+        settings = dataclasses.replace(settings, partitions=current.partitions)  # the target's own partitioning
+    planned = planning.plan(restore_id, settings, vault, watermark, now)
     keys = planning.write(planned, vault)
-    state = RestoreState(
-        restore_id,
-        vault_bucket,
-        vault_prefix,
-        region,
-        request.source_ledger,
-        request.target,
-        request.mode,
-        partitions,
-        planned.cut,
-        watermark,
-        iso(now),
-        request.max_concurrency,
-    )
+    state = _state(settings, restore_id, planned.cut, watermark, now)
     return {
-        "restore": state.to_json(),
-        "objects": keys["objects"],
-        "partitions": keys["partitions"],
+        **_maps(state, vault, keys["objects"], keys["partitions"], settings.max_concurrency),
         "schema": planned.schema.to_json(),
         "blocks": planned.blocks,
         "revisions": planned.revisions,
         "recoveryPoints": len(planned.points),
         "resumed": False,
-        "results": _results(base),
     }
 
 
-def _results(base: str) -> dict[str, str]:
-    """Where the two Distributed Maps write their result files (ResultWriter)."""
-    return {"partition": base + "results/partition", "replay": base + "results/replay"}
+def _resume(settings: Settings, vault: Vault, restore_id: str, base: str) -> dict[str, Any]:
+    try:
+        written = _json(vault, base + "plan.json")
+    except ObjectNotFoundError as exc:
+        raise InvalidInputError(f"restore {restore_id} has no plan in {vault.store.describe(base)}") from exc
+    settings = dataclasses.replace(settings, partitions=int(written["partitions"]))
+    watermark = int(written.get("watermark", written.get("after", -1)))  # plans written before 0.2 say "after"
+    state = _state(settings, restore_id, int(written["cut"]), watermark, parse_iso(written["createdAt"]))
+    replayed = {k.rsplit("/", 1)[-1] for k in vault.store.list(base + "replayed/")}
+    if targets.state(settings.target) is None:
+        # The target is gone (deleted, or never prepared): what the finished partitions wrote
+        # went with it. A full restore starts over into a new one; an incremental restore's
+        # base went too.
+        if state.watermark >= 0:
+            raise InvalidInputError(
+                f"restore {restore_id} adds blocks after {state.watermark} to {settings.target_ledger}, which "
+                "no longer holds them (deleted or replaced); nothing was written",
+                hint="start a new restore (not --incremental) into the target",
+            )
+        replayed = set()
+    pending = [
+        {"restoreId": restore_id, "partition": p} for p in range(state.partitions) if f"p{p:04d}.json" not in replayed
+    ]
+    _put(vault, base + "partitions-pending.json", pending)
+    objects, partitions = base + "objects.json", base + "partitions-pending.json"
+    return {
+        **_maps(state, vault, objects, partitions, settings.max_concurrency),
+        "schema": written["schema"],
+        "resumed": True,
+    }
+
+
+def _state(settings: Settings, restore_id: str, cut: int, watermark: int, started: datetime) -> RestoreState:
+    return RestoreState(
+        restore_id=restore_id,
+        vault=settings.vault,
+        region=settings.region,
+        source_ledger=settings.source_ledger,
+        target_ledger=settings.target_ledger,
+        target_region=settings.target_region,
+        mode=settings.mode,
+        partitions=settings.partitions,
+        cut=cut,
+        watermark=watermark,
+        started_at=started.replace(microsecond=started.microsecond // 1000 * 1000),
+    )
+
+
+def _maps(state: RestoreState, vault: Vault, objects: str, partitions: str, max_concurrency: int) -> dict[str, Any]:
+    """The state every later step reads, and what the two Distributed Maps read and write:
+    their manifests, where their results go, and how many replay workers run at once."""
+    base = state.base()
+    return {
+        "restore": state.to_json(),
+        "bucket": vault.bucket,
+        "objects": objects,
+        "partitions": partitions,
+        "results": {"partition": base + "results/partition", "replay": base + "results/replay"},
+        "maxConcurrency": max_concurrency,
+    }
 
 
 # -- Prepare Target, Partition, Replay -------------------------------------------------------------
 
 
 def prepare_target(state: RestoreState, schema: dict[str, Any]) -> dict[str, Any]:
-    prepared = targets.prepare(state.target, state.source, state.mode, state.partitions, list(schema["sources"]))
+    prepared = targets.prepare(state.target, state.source_ledger, state.mode, state.partitions, list(schema["sources"]))
     return {"partitions": prepared.partitions, "watermark": prepared.watermark}
 
 
 def partition_item(state: RestoreState, item: dict[str, Any]) -> dict[str, Any]:
-    vault = state.vault()
+    vault = state.open_vault()
     marker = f"{state.base()}partitioned/{int(item['first']):012d}.json"
     try:
         done: dict[str, Any] = _json(vault, marker)  # partitioned by an earlier run of this restore
         return done
     except ObjectNotFoundError:
         pass
-    outcome = partition_object(vault, state.source, state.restore_id, item, state.partitions, state.watermark)
+    outcome = partition_object(vault, state.source_ledger, state.restore_id, item, state.partitions, state.watermark)
     _put(vault, marker, outcome)
     return outcome
 
 
 def replay_item(state: RestoreState, partition: int) -> dict[str, Any]:
-    vault = state.vault()
+    vault = state.open_vault()
     plan = _json(vault, state.base() + "plan.json")
     table_ids = set(plan["schema"]["tableIds"])
-    revisions = read_partition(vault.store, partition_prefix(vault, state.source, state.restore_id, partition))
+    revisions = read_partition(vault.store, partition_prefix(vault, state.source_ledger, state.restore_id, partition))
     with targets.driver(state.target) as driver:
         outcome = Replayer(driver, partition, state.mode, state.restore_id).replay(revisions, table_ids)
     result = outcome.to_json()
@@ -244,8 +210,8 @@ SUPERSEDED = ReportStatus.SUPERSEDED.value
 
 
 def verify_restore(state: RestoreState) -> dict[str, Any]:
-    vault = state.vault()
-    want = expected.from_vault(vault, state.source, state.cut)
+    vault = state.open_vault()
+    want = expected.from_vault(vault, state.source_ledger, state.cut)
     with targets.driver(state.target) as driver:
         checks = verify(driver, want, state.mode, state.partitions)
     status = max((c.status for c in checks), default=Status.OK)
@@ -265,7 +231,7 @@ def verify_restore(state: RestoreState) -> dict[str, Any]:
 
 
 def write_report(state: RestoreState, verification: dict[str, Any], failed_partitions: int = 0) -> dict[str, Any]:
-    vault = state.vault()
+    vault = state.open_vault()
     plan = _json(vault, state.base() + "plan.json")
     outcomes = [_json(vault, k) for k in vault.store.list(state.base() + "replayed/")]
     totals: dict[str, int] = {}
@@ -279,9 +245,9 @@ def write_report(state: RestoreState, verification: dict[str, Any], failed_parti
     report = {
         "formatVersion": 1,
         "restoreId": state.restore_id,
-        "sourceLedger": state.source,
-        "targetLedger": state.target.ledger,
-        "targetRegion": state.target.region,
+        "sourceLedger": state.source_ledger,
+        "targetLedger": state.target_ledger,
+        "targetRegion": state.target_region,
         "mode": state.mode.value,
         "recoveryPoints": plan["recoveryPoints"],
         "request": plan["request"],
@@ -293,9 +259,9 @@ def write_report(state: RestoreState, verification: dict[str, Any], failed_parti
         "partitions": state.partitions,
         "partitionsReplayed": len(outcomes),
         "failedPartitions": failed_partitions,
-        "startedAt": state.started,
+        "startedAt": iso(state.started_at),
         "finishedAt": iso(finished),
-        "durationSeconds": round((finished - parse_time(state.started)).total_seconds(), 3),
+        "durationSeconds": round((finished - state.started_at).total_seconds(), 3),
         "verification": verification,
         "status": (ReportStatus.SUPERSEDED if superseded else ReportStatus.OK).value
         if ok
