@@ -10,6 +10,7 @@ logger quiet unless `--debug`; the local endpoint logs its functions' steps to i
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,9 @@ from aws_lambda_powertools import Logger
 # The level is powertools' own: POWERTOOLS_LOG_LEVEL (INFO when unset) in a function's
 # environment; the CLI and the local endpoint set theirs (`configure`).
 logger = Logger(service="qldb-dr")
+# Its lines are JSON on its own handler; the root logger has handlers of its own (Lambda's
+# runtime, the endpoint's log) that would write each line again, as plain text.
+logging.getLogger(logger.name).propagate = False
 
 Handler = Callable[[Any, Any], Any]
 

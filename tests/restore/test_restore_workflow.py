@@ -196,6 +196,14 @@ def test_standby_follows_recovery_points_as_they_arrive(deployed: tuple[Running,
     assert code == 1 and ": FAILURE" in out and "content    FAILURE" in out, out
     code, out, _ = run("restore", "status", failed["name"], "--region", "us-west-2")
     assert code == 0 and "FAILED (FAILURE)" in out and "orders -> orders-standby" in out, out
+    # The operator puts the value back and retries the standby's restore: it resumes (nothing left
+    # to replay), verifies, and says so (a standby's input names no ledger: it failed on that).
+    (mileage,) = rows(driver, "SELECT VALUE v.Mileage FROM Vehicle AS v WHERE v.VIN = 'V00005'")
+    target.execute_lambda(
+        lambda t: t.execute_statement("UPDATE Vehicle AS v SET v.Mileage = ? WHERE v.VIN = 'V00005'", mileage)
+    )
+    code, out, err = run("restore", "retry", failed["name"], "--region", "us-west-2")
+    assert code == 0 and f"restore {failed['name']}: OK" in out and "orders -> its standby" in out, out + err
 
 
 def _executions(running: Running, arn: str) -> list[dict[str, Any]]:

@@ -154,3 +154,23 @@ def test_the_cli_is_quiet_unless_debug(tmp_path: Path) -> None:
     main(["verify", str(tmp_path / "nothing"), "--debug"], env)
     assert logs.logger.log_level == logging.DEBUG
     logs.configure("INFO")
+
+
+def test_a_step_is_logged_once_not_again_by_the_root_logger(lines: Lines) -> None:
+    """The endpoint (and Lambda's runtime) give the root logger a handler of its own: a step's
+    line must not reach it too, as a second, plain-text line."""
+    seen: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    root = logging.getLogger()
+    collect = Collect()
+    root.addHandler(collect)
+    try:
+        logs.step("Prepare Target")(lambda event, context: {})({}, None)
+    finally:
+        root.removeHandler(collect)
+    assert [line["message"] for line in lines()] == ["step done"]
+    assert [r.getMessage() for r in seen] == []

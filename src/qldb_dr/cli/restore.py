@@ -145,7 +145,9 @@ def run_start(args: argparse.Namespace, env: Environment) -> int:
 def _start(env: Environment, deployed: Any, name: str, request: dict[str, Any], *, wait: bool, vault: Vault) -> int:
     sfn = aws_client("stepfunctions", deployed.region)
     execution = sfn.start_execution(stateMachineArn=deployed.arn, name=name, input=json.dumps(request))["executionArn"]
-    env.stdout.write(f"restore {name}: {request['sourceLedger']} -> {request['targetLedger']} in {deployed.region}\n")
+    source = _source(request, vault)  # a standby's restore names only the recovery point that started it
+    target = request.get("targetLedger") or "its standby"
+    env.stdout.write(f"restore {name}: {source} -> {target} in {deployed.region}\n")
     if not wait:
         env.stdout.write(f"follow it with: qldb-dr restore status {name}\n")
         return ExitStatus.OK
@@ -154,7 +156,7 @@ def _start(env: Environment, deployed: Any, name: str, request: dict[str, Any], 
         env.stdout.write(describe(step) + "\n")
         env.stdout.flush()
         final = step
-    report = _report(vault, request["sourceLedger"], request.get("restoreId", name))
+    report = _report(vault, source, request.get("restoreId", name))
     if report is not None:
         env.stdout.write(_summary(report) + "\n")
     return ExitStatus.OK if final is not None and final.name == "SUCCEEDED" else ExitStatus.FAILED
