@@ -352,3 +352,27 @@ def test_consumed_read_ios_count_documents_read_once_over_every_page(driver: Qld
     assert read_ios("SELECT * FROM Reads AS r WHERE r.even = true") == (225, 450)
     assert read_ios("SELECT COUNT(*) AS n FROM Reads") == (1, 450)
     assert read_ios("SELECT * FROM Reads AS r WHERE r.k = ?", 7) == (1, 1)
+
+
+def test_occ_conflict_of_a_statement_closes_its_transaction_and_the_retry_goes_on(
+    local: Running, ledger: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QLDB ends a transaction that fails on OCC, and pyqldb retries on the same session
+    without aborting: a statement's conflict (a document deleted under it) must close the
+    transaction, or the retry's StartTransaction is refused ('still open')."""
+    from qldb_dr.local.ledger.errors import OccConflict
+    from qldb_dr.local.ledger.transaction import Transaction
+
+    rows(local.driver(ledger), "CREATE TABLE C")
+    execute, raised = Transaction.execute, []
+
+    def once(self: Transaction, statement: str, parameters: Any) -> list[Any]:
+        if statement.startswith("INSERT") and not raised:
+            raised.append(statement)
+            raise OccConflict("document x was deleted by another transaction while this one used it")
+        return execute(self, statement, parameters)
+
+    monkeypatch.setattr(Transaction, "execute", once)
+    driver = QldbDriver(ledger, endpoint_url=local.url, region_name="us-east-1", max_concurrent_transactions=1)
+    driver.execute_lambda(lambda t: t.execute_statement("INSERT INTO C ?", {"n": 1}))
+    assert raised and rows(driver, "SELECT VALUE n FROM C") == [1]

@@ -20,7 +20,7 @@ from qldb_dr.journal.builder import millis, new_id
 from qldb_dr.journal.hashing import statement_hash
 from qldb_dr.journal.models import Statement
 from qldb_dr.local.ledger.catalog import Catalog, field_key
-from qldb_dr.local.ledger.errors import BadRequest
+from qldb_dr.local.ledger.errors import BadRequest, OccConflict
 from qldb_dr.local.ledger.schema import encode
 from qldb_dr.partiql import Document, IndexInfo, PartiqlError, TableInfo, execute, index_key
 from qldb_dr.partiql import Revision as CommittedRevision
@@ -223,7 +223,9 @@ class Transaction:
     def _committed_version(self, table_id: str, document_id: str) -> int:
         doc = self.ledger.committed_document(table_id, document_id)
         if doc is None or doc.committed is None:
-            raise PartiqlError(f"document {document_id} does not exist")
+            # The evaluator found it, reading the committed state; another transaction deleted it
+            # since. QLDB fails such a transaction on OCC, which the driver retries.
+            raise OccConflict(f"document {document_id} was deleted by another transaction while this one used it")
         self.read_documents.add(document_id)
         return doc.committed.version
 

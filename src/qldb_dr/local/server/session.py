@@ -26,6 +26,7 @@ from qldb_dr.local.ledger.engine import Ledger
 from qldb_dr.local.ledger.errors import (
     BadRequest,
     InvalidSession,
+    OccConflict,
     ResourceNotFound,
     ResourcePreconditionNotMet,
     SessionLimit,
@@ -178,7 +179,12 @@ class SessionService:
             raise BadRequest("ExecuteStatement needs a Statement")
         parameters = [_parameter(p, i) for i, p in enumerate(body.get("Parameters") or [], start=1)]
         writes_before, reads_before = len(txn.pending), txn.reads
-        values = txn.execute(statement, parameters)
+        try:
+            values = txn.execute(statement, parameters)
+        except OccConflict:
+            session.transaction = None  # QLDB ends a transaction that fails on OCC; the driver retries
+            session.pages.clear()
+            raise
         # What producing the result read — documents, not result rows: all of it here, as the
         # engine evaluates a statement whole; the later pages' FetchPage reads nothing more.
         consumed = {"ReadIOs": txn.reads - reads_before, "WriteIOs": max(len(txn.pending) - writes_before, 0)}

@@ -1,5 +1,6 @@
-"""DDL in concurrent transactions: the ledger's catalog loses no table, and no name is ever
-held by two active tables (the engine directly, so the interleaving is exact)."""
+"""Concurrent transactions, the engine directly so the interleaving is exact: DDL loses no
+table and never makes one name active twice; a document deleted under a transaction that
+found it is a conflict (retried), not a bad request."""
 
 from __future__ import annotations
 
@@ -61,3 +62,24 @@ def test_one_name_is_never_active_twice(ledger: Ledger, how: str) -> None:
     with pytest.raises(OccConflict):
         _commit(ledger, second)
     assert _active(ledger) == ["Person"]
+
+
+@pytest.mark.parametrize("verb", ["update", "delete"])
+def test_a_document_deleted_after_the_transaction_found_it_is_a_conflict(ledger: Ledger, verb: str) -> None:
+    """Two replay workers racing on one partition: one deletes a document the other has just
+    found to update. QLDB fails the second on OCC (pyqldb retries it); it was a BadRequest,
+    which pyqldb does not retry, and the worker died."""
+    setup = ledger.begin()
+    table_id = setup.execute("CREATE TABLE Car", [])[0]["tableId"]
+    _commit(ledger, setup)
+    setup = ledger.begin()
+    (inserted,) = setup.execute("INSERT INTO Car ?", [{"vin": "V1"}])
+    _commit(ledger, setup)
+    late, deleting = ledger.begin(), ledger.begin()
+    deleting.execute("DELETE FROM Car BY id WHERE id = ?", [inserted["documentId"]])
+    _commit(ledger, deleting)
+    with pytest.raises(OccConflict):
+        if verb == "update":
+            late.update(table_id, inserted["documentId"], {"vin": "V2"})
+        else:
+            late.delete(table_id, inserted["documentId"])
