@@ -65,8 +65,9 @@ class RestoreState:
     def open_vault(self) -> Vault:
         return Vault.open(self.vault, self.region)
 
-    def base(self) -> str:
-        return self.open_vault().restore(self.source_ledger, self.restore_id)
+    def base(self, vault: Vault) -> str:
+        """Where this restore keeps its files in `vault` (opened once per step: it holds a client)."""
+        return vault.restore(self.source_ledger, self.restore_id)
 
 
 def _json(vault: Vault, key: str) -> Any:
@@ -157,7 +158,7 @@ def _state(settings: Settings, restore_id: str, cut: int, watermark: int, starte
 def _maps(state: RestoreState, vault: Vault, objects: str, partitions: str, max_concurrency: int) -> dict[str, Any]:
     """The state every later step reads, and what the two Distributed Maps read and write:
     their manifests, where their results go, and how many replay workers run at once."""
-    base = state.base()
+    base = state.base(vault)
     return {
         "restore": state.to_json(),
         "bucket": vault.bucket,
@@ -178,7 +179,7 @@ def prepare_target(state: RestoreState, schema: dict[str, Any]) -> dict[str, Any
 
 def partition_item(state: RestoreState, item: dict[str, Any]) -> dict[str, Any]:
     vault = state.open_vault()
-    marker = f"{state.base()}partitioned/{int(item['first']):012d}.json"
+    marker = f"{state.base(vault)}partitioned/{int(item['first']):012d}.json"
     try:
         done: dict[str, Any] = _json(vault, marker)  # partitioned by an earlier run of this restore
         return done
@@ -191,13 +192,14 @@ def partition_item(state: RestoreState, item: dict[str, Any]) -> dict[str, Any]:
 
 def replay_item(state: RestoreState, partition: int) -> dict[str, Any]:
     vault = state.open_vault()
-    plan = _json(vault, state.base() + "plan.json")
+    base = state.base(vault)
+    plan = _json(vault, base + "plan.json")
     table_ids = set(plan["schema"]["tableIds"])
     revisions = read_partition(vault.store, partition_prefix(vault, state.source_ledger, state.restore_id, partition))
     with targets.driver(state.target) as driver:
         outcome = Replayer(driver, partition, state.mode, state.restore_id).replay(revisions, table_ids)
     result = outcome.to_json()
-    _put(vault, f"{state.base()}replayed/p{partition:04d}.json", result)
+    _put(vault, f"{base}replayed/p{partition:04d}.json", result)
     return result
 
 
@@ -232,8 +234,9 @@ def verify_restore(state: RestoreState) -> dict[str, Any]:
 
 def write_report(state: RestoreState, verification: dict[str, Any], failed_partitions: int = 0) -> dict[str, Any]:
     vault = state.open_vault()
-    plan = _json(vault, state.base() + "plan.json")
-    outcomes = [_json(vault, k) for k in vault.store.list(state.base() + "replayed/")]
+    base = state.base(vault)
+    plan = _json(vault, base + "plan.json")
+    outcomes = [_json(vault, k) for k in vault.store.list(base + "replayed/")]
     totals: dict[str, int] = {}
     for outcome in outcomes:
         for name, value in outcome.items():
@@ -268,7 +271,7 @@ def write_report(state: RestoreState, verification: dict[str, Any], failed_parti
         else ReportStatus.FAILURE.value,
         "schemaNotes": plan["schema"]["notes"],
     }
-    _put(vault, state.base() + "report.json", report)
+    _put(vault, base + "report.json", report)
     if ok:
         targets.advance(state.target, state.cut, state.restore_id)
     return {k: report[k] for k in ("restoreId", "status", "restoredToBlock", "durationSeconds", "revisions")}
