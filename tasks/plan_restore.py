@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from qldb_dr.catalog import Vault
 from qldb_dr.logs import step
 from qldb_dr.restore import standby
-from qldb_dr.restore.settings import Settings
+from qldb_dr.restore.settings import Settings, vault_of
 from qldb_dr.restore.steps import plan_restore
 from qldb_dr.runtime import environment, region
 
@@ -17,7 +18,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     env, here = environment(), region()
     request = event["request"]  # the execution's input: it may name its vault (`restore start --vault`)
     if isinstance(request, dict) and "catalogKey" in request:  # a recovery point arrived: its standby's restore
-        vault = Settings.vault_of(request, env)
+        vault = Vault.open(vault_of(request, env), here)
         asked = standby.request_for(vault, here, request["catalogKey"])
         if asked is None:
             return {"planned": False}

@@ -82,6 +82,24 @@ class Vault:
         return f"{self.restores(ledger)}{restore_id}/"
 
 
+# The function environment variables that name the vault where a workflow's input does not.
+VAULT_ENVIRONMENT = {"vaultBucket": "QLDB_DR_VAULT_BUCKET", "vaultPrefix": "QLDB_DR_VAULT_PREFIX"}
+
+
+def vault_url(given: Any, environment: Any) -> str | None:
+    """The vault a workflow's input names: `vault` (a URL), else `vaultBucket` and `vaultPrefix`,
+    each taken from the function's environment when the input lacks it; None when nothing does."""
+    if given.get("vault"):
+        return str(given["vault"])
+
+    def value(field: str) -> str | None:
+        found = given.get(field)
+        return str(found) if found is not None else environment.get(VAULT_ENVIRONMENT[field])
+
+    bucket = value("vaultBucket")
+    return f"s3://{bucket}/{value('vaultPrefix') or ''}" if bucket else None
+
+
 @dataclass(frozen=True, slots=True)
 class TableCounts:
     revisions: int = 0

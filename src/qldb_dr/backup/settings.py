@@ -8,10 +8,9 @@ from typing import Any
 
 from qldb_dr import fields
 from qldb_dr.aws.qldb import Qldb
-from qldb_dr.catalog import Vault
+from qldb_dr.catalog import Vault, vault_url
 from qldb_dr.errors import InvalidInputError
 from qldb_dr.journal.models import OutputFormat
-from qldb_dr.store.s3 import s3_url
 
 DEFAULT_SETTLE_SECONDS = 60  # window ends this long before now: commits in flight land first
 DEFAULT_POLL_SECONDS = 15  # between DescribeJournalS3Export calls
@@ -19,8 +18,6 @@ DEFAULT_OUTPUT_FORMAT = OutputFormat.ION_BINARY.value  # smallest, fastest to ve
 
 # Function environment variables read when an input field is absent.
 ENVIRONMENT = {
-    "vaultBucket": "QLDB_DR_VAULT_BUCKET",
-    "vaultPrefix": "QLDB_DR_VAULT_PREFIX",
     "exportRoleArn": "QLDB_DR_EXPORT_ROLE_ARN",
     "kmsKeyArn": "QLDB_DR_KMS_KEY_ARN",
     "outputFormat": "QLDB_DR_OUTPUT_FORMAT",
@@ -53,8 +50,7 @@ class Settings:
                 return str(given)
             return environment.get(ENVIRONMENT[field]) or default
 
-        bucket, role = value("vaultBucket"), value("exportRoleArn")
-        vault = event.get("vault") or (None if not bucket else s3_url(bucket, value("vaultPrefix", "") or ""))
+        vault, role = vault_url(event, environment), value("exportRoleArn")
         if not vault or not role:
             raise InvalidInputError(
                 "a backup needs a vault bucket and an export role: vaultBucket / exportRoleArn in the input, or "

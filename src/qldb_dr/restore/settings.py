@@ -13,17 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from qldb_dr import fields
-from qldb_dr.catalog import Vault
+from qldb_dr.catalog import Vault, vault_url
 from qldb_dr.encoding import parse_iso
 from qldb_dr.errors import InvalidInputError
 from qldb_dr.restore.model import Mode, Target
-from qldb_dr.store.s3 import s3_url
 
 DEFAULT_PARTITIONS = 16
 DEFAULT_MAX_CONCURRENCY = 8
-
-# Function environment variables read when an input field is absent.
-ENVIRONMENT = {"vaultBucket": "QLDB_DR_VAULT_BUCKET", "vaultPrefix": "QLDB_DR_VAULT_PREFIX"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +67,7 @@ class Settings:
             source_ledger=str(event["sourceLedger"]),
             target_ledger=str(event["targetLedger"]),
             target_region=str(event.get("targetRegion") or region),
-            vault=_vault_url(event, environment),
+            vault=vault_of(event, environment),
             region=region,
             mode=mode,
             recovery_point_id=event.get("recoveryPointId"),
@@ -98,19 +94,13 @@ class Settings:
     def open_vault(self) -> Vault:
         return Vault.open(self.vault, self.region)
 
-    @staticmethod
-    def vault_of(event: dict[str, Any], environment: Any) -> Vault:
-        """The vault an execution's input names, else the function's."""
-        return Vault.open(_vault_url(event, environment))
 
-
-def _vault_url(event: dict[str, Any], environment: Any) -> str:
-    if event.get("vault"):
-        return str(event["vault"])
-    bucket = event.get("vaultBucket") or environment.get(ENVIRONMENT["vaultBucket"])
-    if not bucket:
+def vault_of(event: Any, environment: Any) -> str:
+    """The URL of the vault a restore's input names, else the function's."""
+    url = vault_url(event, environment)
+    if url is None:
         raise InvalidInputError("Plan Restore needs the vault: vaultBucket, or QLDB_DR_VAULT_BUCKET in its environment")
-    return s3_url(str(bucket), str(event.get("vaultPrefix") or environment.get(ENVIRONMENT["vaultPrefix"]) or ""))
+    return url
 
 
 # QLDB's rule for ledger names (the API's pattern): 1-32 letters, digits and hyphens, not all

@@ -22,11 +22,6 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     return bucket, (prefix.rstrip("/") + "/") if prefix.strip("/") else ""
 
 
-def s3_url(bucket: str, prefix: str = "") -> str:
-    """The URL `parse_s3_url` reads back as (bucket, prefix)."""
-    return f"s3://{bucket}/{prefix}"
-
-
 class S3Store:
     def __init__(
         self, bucket: str, prefix: str = "", client: Any = None, put_args: dict[str, str] | None = None
