@@ -19,7 +19,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     request = event["request"]  # the execution's input: it may name its vault (`restore start --vault`)
     if isinstance(request, dict) and "catalogKey" in request:  # a recovery point arrived: its standby's restore
         vault = Vault.open(vault_of(request, env), here)
-        asked = standby.request_for(vault, here, request["catalogKey"])
+        asked = standby.request_for(vault.prefix, here, request["catalogKey"], request.get("standby"))
         if asked is None:
             return {"planned": False}
         retry = {k: request[k] for k in ("resume", "restoreId") if k in request}  # `restore retry` of it

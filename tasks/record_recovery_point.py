@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from qldb_dr.backup import Plan, Settings, Verification, record
+from qldb_dr import metrics
 from qldb_dr.logs import step
 
 
@@ -19,6 +20,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         now=datetime.now(UTC),
         execution=event.get("executionArn"),
     )
+    metrics.recovery_point_recorded(settings.ledger_name)
     return {
         "recoveryPointId": point.recovery_point_id,
         "key": point.key(settings.open_vault()),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from qldb_dr import metrics
 from qldb_dr.logs import step
 from qldb_dr.restore.steps import RestoreState, write_report
 
@@ -12,4 +13,7 @@ from qldb_dr.restore.steps import RestoreState, write_report
 def handler(event: Any, context: Any) -> dict[str, Any]:
     verification = event.get("verification") or {"status": "FAILURE", "checks": [], "reason": "replay incomplete"}
     failed = int((event.get("replayError") or {}).get("failedPartitions", 0)) or (1 if event.get("replayError") else 0)
-    return write_report(RestoreState.from_json(event["restore"]), verification, failed)
+    state = RestoreState.from_json(event["restore"])
+    report = write_report(state, verification, failed)
+    metrics.restore_reported(state.source_ledger, report["status"])
+    return report

@@ -306,3 +306,30 @@ def test_replication_replica_without_retention_gets_the_destination_default(clie
 
     assert "ObjectLockMode" not in primary.head_object(Bucket="vault-primary", Key="k")
     assert dr.head_object(Bucket="vault-dr", Key="k")["ObjectLockMode"] == "GOVERNANCE"
+
+
+def test_replication_of_sse_kms_versions_needs_their_selection_and_uses_the_replica_key(
+    aws: Running, clients: tuple[Any, Any]
+) -> None:
+    """As on AWS: a rule replicates SSE-KMS versions only when its SourceSelectionCriteria
+    selects them, and the replica is encrypted with the destination's ReplicaKmsKeyID."""
+    primary, dr = clients
+    source_key = aws.client("kms", PRIMARY).create_key()["KeyMetadata"]["Arn"]
+    replica_key = aws.client("kms", DR).create_key()["KeyMetadata"]["Arn"]
+    _bucket(primary, "kms-primary", PRIMARY)
+    _bucket(dr, "kms-dr", DR)
+    _bucket(dr, "kms-dr-unselected", DR)
+    selecting = _rule("kms-dr", SourceSelectionCriteria={"SseKmsEncryptedObjects": {"Status": "Enabled"}})
+    selecting["Destination"]["EncryptionConfiguration"] = {"ReplicaKmsKeyID": replica_key}
+    _replicate(primary, "kms-primary", selecting, _rule("kms-dr-unselected", priority=2))
+
+    primary.put_object(
+        Bucket="kms-primary", Key="journal/a.ion", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=source_key
+    )
+    primary.put_object(Bucket="kms-primary", Key="journal/b.ion", Body=b"y")  # SSE-S3 or none: every rule
+
+    replica = dr.head_object(Bucket="kms-dr", Key="journal/a.ion")
+    assert replica["ServerSideEncryption"] == "aws:kms" and replica["SSEKMSKeyId"] == replica_key
+    with pytest.raises(ClientError):
+        dr.head_object(Bucket="kms-dr-unselected", Key="journal/a.ion")
+    assert dr.head_object(Bucket="kms-dr-unselected", Key="journal/b.ion")["ReplicationStatus"] == "REPLICA"

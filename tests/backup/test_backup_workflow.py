@@ -226,5 +226,7 @@ def test_backup_schedule_fires_at_the_rpo_interval_until_disabled(
         time.sleep(0.05)
     code, out, _ = run("backup", "schedule", "--ledger", "orders", "--disable")
     assert code == 0 and "stopped" in out
-    rule = running.client("events").describe_rule(Name="qldb-dr-backup-orders")
-    assert rule["State"] == "DISABLED" and rule["ScheduleExpression"] == "rate(1 minute)"
+    schedule = running.client("scheduler").get_schedule(Name="qldb-dr-backup-orders")
+    assert schedule["State"] == "DISABLED" and schedule["ScheduleExpression"] == "rate(1 minute)"
+    assert json.loads(schedule["Target"]["Input"]) == {"ledgerName": "orders"}
+    assert schedule["Target"]["Arn"] == arn and schedule["Target"]["RoleArn"].endswith(":role/qldb-dr-start-us-east-1")

@@ -17,7 +17,7 @@ from qldb_dr import logs
 from qldb_dr.cli.environment import Environment
 from qldb_dr.cli.main import main
 from qldb_dr.errors import InvalidInputError
-from qldb_dr.local.deploy import FUNCTIONS
+from qldb_dr.workflows.manifest import FUNCTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,12 +64,12 @@ def _task_states() -> dict[str, str]:
 
 def test_every_task_handler_logs_as_the_state_that_invokes_it() -> None:
     states = _task_states()
-    assert set(states) == set(FUNCTIONS)
-    for function, spec in FUNCTIONS.items():
-        module, _, attribute = spec.rpartition(".")
+    assert set(states) == {fn.placeholder for fn in FUNCTIONS}
+    for fn in FUNCTIONS:
+        module, _, attribute = fn.handler.rpartition(".")
         handler = getattr(importlib.import_module(module), attribute)
-        assert getattr(handler, "step", None) == states[function], (
-            f"{spec} is not wrapped in step({states[function]!r})"
+        assert getattr(handler, "step", None) == states[fn.placeholder], (
+            f"{fn.handler} is not wrapped in step({states[fn.placeholder]!r})"
         )
 
 

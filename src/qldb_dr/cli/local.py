@@ -17,10 +17,9 @@ from typing import Any
 from qldb_dr import logs
 from qldb_dr.cli.environment import Environment, ExitStatus
 from qldb_dr.errors import QldbDrError
+from qldb_dr.local.deploy import LOCAL_RETENTION_DAYS, local_config
 from qldb_dr.local.ledger.registry import ACTIVE_LEDGERS
-
-# The default regions and retention of the local vault (kept in sync with local/deploy.py).
-PRIMARY_REGION, DR_REGION, RETENTION_DAYS = "us-east-1", "us-west-2", 1
+from qldb_dr.workflows.config import DEFAULT_DR_REGION, DEFAULT_PRIMARY_REGION, DeploymentConfig
 
 DEFAULT_PORT = 4566
 START_SECONDS = 30  # how long `up --detach` waits for the endpoint to answer
@@ -47,13 +46,23 @@ def register(commands: Any) -> None:
     up.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port on 127.0.0.1 (default {DEFAULT_PORT})")
     _data_dir_argument(up)
     up.add_argument("--detach", action="store_true", help="run in the background; stop it with `local down`")
-    up.add_argument("--primary-region", default=PRIMARY_REGION, help=f"the vault's primary region ({PRIMARY_REGION})")
-    up.add_argument("--dr-region", default=DR_REGION, help=f"the replica vault's region ({DR_REGION})")
+    up.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="deploy this configuration (the CDK app's: infra/cdk.json, or a JSON file of its qldb-dr key): "
+        "ledgers, strategies, RPOs — their schedules and standby rules",
+    )
+    up.add_argument(
+        "--primary-region", default=None, help=f"the vault's primary region (default {DEFAULT_PRIMARY_REGION})"
+    )
+    up.add_argument("--dr-region", default=None, help=f"the replica vault's region (default {DEFAULT_DR_REGION})")
     up.add_argument(
         "--retention-days",
         type=int,
-        default=RETENTION_DAYS,
-        help=f"Object Lock (compliance) retention of the vault buckets, in days ({RETENTION_DAYS})",
+        default=None,
+        help=f"Object Lock (compliance) retention of the vault buckets, in days (default {LOCAL_RETENTION_DAYS})",
     )
     up.add_argument(
         "--max-ledgers",
@@ -110,6 +119,14 @@ def _running(data_dir: Path) -> dict[str, Any] | None:
 
 
 def run_up(args: argparse.Namespace, env: Environment) -> int:
+    if args.retention_days is not None and args.retention_days < 1:
+        raise QldbDrError(f"--retention-days {args.retention_days}: give 1 or more")
+    args.deployment = local_config(
+        DeploymentConfig.from_file(args.config.absolute()) if args.config else None,
+        primary=args.primary_region,
+        dr=args.dr_region,
+        retention_days=args.retention_days,
+    )  # bad configuration fails here, before anything starts
     data_dir: Path = (args.data_dir or default_data_dir()).absolute()
     data_dir.mkdir(parents=True, exist_ok=True)
     running = _running(data_dir)
@@ -134,15 +151,16 @@ def _detach(args: argparse.Namespace, env: Environment, data_dir: Path) -> int:
         str(args.port),
         "--data-dir",
         str(data_dir),
-        "--primary-region",
-        args.primary_region,
-        "--dr-region",
-        args.dr_region,
-        "--retention-days",
-        str(args.retention_days),
         "--max-ledgers",
         str(args.max_ledgers),
     ]
+    for flag, value in (
+        ("--config", args.config and args.config.absolute()),
+        ("--primary-region", args.primary_region),
+        ("--dr-region", args.dr_region),
+        ("--retention-days", args.retention_days),
+    ):
+        command += [flag, str(value)] if value is not None else []
     command += ["--verbose"] if args.verbose else []
     log = data_dir / LOG_FILE
     with log.open("ab") as out:
@@ -206,7 +224,7 @@ def _serve(args: argparse.Namespace, env: Environment, data_dir: Path) -> int:
     pid_file = data_dir / PID_FILE
 
     def ready() -> None:
-        deployment = deploy(own_url, primary=args.primary_region, dr=args.dr_region, retention_days=args.retention_days)
+        deployment = deploy(own_url, args.deployment)
         endpoint.deployment = deployment.to_json()
         pid_file.write_text(json.dumps({"pid": os.getpid(), "port": port, "deployment": deployment.describe()}))
         env.stdout.write(deployment.describe())

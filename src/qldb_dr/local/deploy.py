@@ -1,65 +1,47 @@
-"""What `qldb-dr local up` deploys on its own endpoint: the local counterpart of the CDK app.
+"""What `qldb-dr local up` deploys on its own endpoint: the manifest (`workflows.manifest`),
+as the CDK app deploys it on AWS, through boto3 as a deployer would.
 
-* the vault pair: a primary bucket in the primary region and a DR bucket in the DR region,
-  both versioned, Object Lock in COMPLIANCE mode with a default retention, default
-  encryption, no public access; the primary replicates every object (tags and retention
-  included) to the DR bucket, and the DR bucket sends its events to EventBridge;
-* the task functions (one per module in tasks/) in both regions, each told its region's
-  vault and the export role through environment variables;
-* the workflows from statemachines/ in both regions, named and tagged as the CDK app names
-  and tags them, so the CLI finds them the same way on AWS and locally;
-* the warm-standby trigger: an EventBridge rule in the DR region that starts the Restore
-  workflow for every catalog object arriving in the DR vault.
+* per region, a vault key (KMS, alias `alias/qldb-dr-vault`) and a vault bucket: versioned,
+  Object Lock in COMPLIANCE mode with a default retention, SSE-KMS with the key, no public
+  access; the primary replicates every object (tags and retention included, re-encrypted with
+  the DR key) to the DR bucket, and the DR bucket sends its events to EventBridge;
+* per region, the export role QLDB assumes and the role schedules and rules start workflows
+  with;
+* the manifest's functions and both workflows in both regions, named and tagged as the CDK app
+  names and tags them, so the CLI finds them the same way on AWS and locally;
+* the configuration's schedules (a backup per ledger at its RPO, an intermediate ledger's
+  preload) and rules (a warm standby's) — none without a configuration (`--config`).
 
-Everything is created through boto3 against the endpoint, exactly as a deployer would.
+What the local endpoint cannot do and the CDK app does: IAM policies (moto does not enforce
+them), alarms, log groups and X-Ray.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import boto3
 
-import qldb_dr
-from qldb_dr.errors import QldbDrError
+from qldb_dr.errors import InvalidInputError
 from qldb_dr.local.aws.lambdas import deploy_function
+from qldb_dr.workflows.config import VAULT_KEY_ALIAS, DeploymentConfig
 from qldb_dr.workflows.deployment import VAULT_TAG
+from qldb_dr.workflows.manifest import (
+    TAGS,
+    Manifest,
+    Region,
+    Setting,
+    export_role,
+    manifest,
+    start_role,
+    state_machine,
+    vault_bucket,
+)
+from qldb_dr.workflows.triggers import put_rule, put_schedule
 
-PRIMARY_REGION = "us-east-1"
-DR_REGION = "us-west-2"
-RETENTION_DAYS = 1  # locally; the CDK app's default is 35 days
-
-# The ASL placeholder each task function fills, and the handler it runs.
-FUNCTIONS = {
-    "PlanExportWindowFunction": "tasks.plan_export_window.handler",
-    "StartExportFunction": "tasks.start_export.handler",
-    "DescribeExportFunction": "tasks.describe_export.handler",
-    "VerifyExportFunction": "tasks.verify_export.handler",
-    "RecordRecoveryPointFunction": "tasks.record_recovery_point.handler",
-    "PlanRestoreFunction": "tasks.plan_restore.handler",
-    "PrepareTargetFunction": "tasks.prepare_target.handler",
-    "PartitionExportFunction": "tasks.partition_export.handler",
-    "ReplayPartitionFunction": "tasks.replay_partition.handler",
-    "VerifyRestoreFunction": "tasks.verify_restore.handler",
-    "WriteReportFunction": "tasks.write_report.handler",
-}
-# State machine name -> ASL file, deployed in every region.
-WORKFLOWS = {"qldb-dr-backup": "backup.asl.json", "qldb-dr-restore": "restore.asl.json"}
-STANDBY_RULE = "qldb-dr-standby"
-
-
-def statemachines_dir() -> Path:
-    return Path(qldb_dr.__file__).resolve().parents[2] / "statemachines"
-
-
-def function_name(placeholder: str) -> str:
-    """PlanExportWindowFunction -> qldb-dr-plan-export-window."""
-    words = re.findall(r"[A-Z][a-z]*", placeholder.removesuffix("Function"))
-    return "qldb-dr-" + "-".join(w.lower() for w in words)
+LOCAL_RETENTION_DAYS = 1  # locally; the CDK app's default is the configuration's (35 days)
 
 
 @dataclass
@@ -67,7 +49,13 @@ class Deployment:
     primary_region: str
     dr_region: str
     buckets: dict[str, str] = field(default_factory=dict)  # region -> vault bucket
+    keys: dict[str, str] = field(default_factory=dict)  # region -> vault key ARN
     workflows: dict[str, str] = field(default_factory=dict)  # "<name> <region>" -> ARN
+    schedules: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+
+    def region(self, role: Region) -> str:
+        return self.primary_region if role is Region.PRIMARY else self.dr_region
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,112 +63,118 @@ class Deployment:
             "drRegion": self.dr_region,
             "vaults": dict(self.buckets),
             "workflows": dict(self.workflows),
-            "standbyRule": STANDBY_RULE,
+            "schedules": list(self.schedules),
+            "rules": list(self.rules),
         }
 
     def describe(self) -> str:
         primary, dr = self.buckets[self.primary_region], self.buckets[self.dr_region]
-        return (
+        text = (
             f"vault: s3://{primary} ({self.primary_region}) replicating to s3://{dr} ({self.dr_region})\n"
             f"workflows: {', '.join(sorted({k.split()[0] for k in self.workflows}))} in "
             f"{self.primary_region} and {self.dr_region}\n"
         )
+        if self.schedules or self.rules:
+            text += f"schedules and rules: {', '.join(self.schedules + self.rules)}\n"
+        return text
 
 
-def deploy(
-    url: str, *, primary: str = PRIMARY_REGION, dr: str = DR_REGION, retention_days: int = RETENTION_DAYS
-) -> Deployment:
+def local_config(
+    base: DeploymentConfig | None = None,
+    *,
+    primary: str | None = None,
+    dr: str | None = None,
+    retention_days: int | None = None,
+) -> DeploymentConfig:
+    """What `local up` deploys: its `--config` (default: no ledgers and a short retention),
+    with the flags given on top."""
+    config = base or DeploymentConfig(retention_days=LOCAL_RETENTION_DAYS)
+    changes: dict[str, Any] = {}
+    if primary is not None:
+        changes["primary_region"] = primary
+    if dr is not None:
+        changes["dr_region"] = dr
+    if retention_days is not None:
+        changes["retention_days"] = retention_days
+    config = replace(config, **changes)
+    if config.primary_region == config.dr_region:
+        raise InvalidInputError(f"the primary and the DR region are both {config.dr_region}")
+    return config
+
+
+def deploy(url: str, config: DeploymentConfig | None = None) -> Deployment:
+    config = config or local_config()
+    plan = manifest(config)
+
     def client(service: str, region: str) -> Any:
         make: Any = boto3.client  # the stubs know no qldb; this deploys by name
         return make(
             service, region_name=region, endpoint_url=url, aws_access_key_id="local", aws_secret_access_key="local"
         )
 
+    primary, dr = config.primary_region, config.dr_region
     account = client("sts", primary).get_caller_identity()["Account"]
     deployment = Deployment(primary, dr)
     iam = client("iam", primary)
-    export_role = _role(iam, "qldb-dr-export", "qldb.amazonaws.com")
-    replication_role = _role(iam, "qldb-dr-replication", "s3.amazonaws.com")
-    states_role = _role(iam, "qldb-dr-workflows", "states.amazonaws.com")
     for region in (dr, primary):  # the DR bucket first: replication needs its destination
-        bucket = f"qldb-dr-vault-{account}-{region}"
+        deployment.keys[region] = _vault_key(client("kms", region))
+        bucket = vault_bucket(account, region)
         deployment.buckets[region] = bucket
-        _vault_bucket(client("s3", region), bucket, region, retention_days)
-    s3 = client("s3", primary)
-    s3.put_bucket_replication(
-        Bucket=deployment.buckets[primary],
-        ReplicationConfiguration={
-            "Role": replication_role,
-            "Rules": [
-                {
-                    "ID": "to-dr-region",
-                    "Status": "Enabled",
-                    "Priority": 1,
-                    "Filter": {"Prefix": ""},
-                    "DeleteMarkerReplication": {"Status": "Disabled"},
-                    "Destination": {"Bucket": f"arn:aws:s3:::{deployment.buckets[dr]}"},
-                }
-            ],
-        },
-    )
+        _vault_bucket(client("s3", region), bucket, region, config.retention_days, deployment.keys[region])
+    _replication(client("s3", primary), deployment, _role(iam, f"qldb-dr-replication-{primary}", "s3.amazonaws.com"))
     client("s3", dr).put_bucket_notification_configuration(
         Bucket=deployment.buckets[dr], NotificationConfiguration={"EventBridgeConfiguration": {}}
     )
-    for region in (primary, dr):
-        environment = {"QLDB_DR_VAULT_BUCKET": deployment.buckets[region], "QLDB_DR_EXPORT_ROLE_ARN": export_role}
-        lam = client("lambda", region)
-        arns = {
-            placeholder: deploy_function(
-                lam, function_name(placeholder), handler, environment, timeout=900, iam=client("iam", region)
-            )
-            for placeholder, handler in FUNCTIONS.items()
-        }
-        sfn = client("stepfunctions", region)
-        for name, file in WORKFLOWS.items():
-            definition = _definition(statemachines_dir() / file, arns)
-            deployment.workflows[f"{name} {region}"] = _state_machine(
-                sfn, name, definition, states_role, {VAULT_TAG: deployment.buckets[region]}
-            )
-    _standby_rule(
-        client("events", dr), deployment.buckets[dr], deployment.workflows[f"qldb-dr-restore {dr}"], states_role
-    )
+    for role in (Region.PRIMARY, Region.DR):
+        region = deployment.region(role)
+        _workflows(client, plan, deployment, region, account)
+        starter = _role(iam, start_role(region), "events.amazonaws.com", "scheduler.amazonaws.com")
+        scheduler = client("scheduler", region)
+        for schedule in plan.in_region(role):
+            put_schedule(scheduler, schedule, deployment.workflows[f"{schedule.state_machine} {region}"], starter)
+            deployment.schedules.append(f"{schedule.name} ({region})")
+    starter = _role(iam, start_role(dr), "events.amazonaws.com", "scheduler.amazonaws.com")
+    for rule in plan.rules(deployment.buckets[dr]):
+        put_rule(client("events", dr), rule, deployment.workflows[f"{rule.state_machine} {dr}"], starter)
+        deployment.rules.append(f"{rule.name} ({dr})")
     return deployment
 
 
-def _standby_rule(events: Any, bucket: str, restore_arn: str, role: str) -> None:
-    pattern = {
-        "source": ["aws.s3"],
-        "detail-type": ["Object Created"],
-        # recovery points only (`<prefix><ledger>/catalog/<window>.json`), not the objects restores write
-        "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"wildcard": "*/catalog/*.json"}]}},
+def _workflows(client: Any, plan: Manifest, deployment: Deployment, region: str, account: str) -> None:
+    values = {
+        Setting.VAULT_BUCKET: deployment.buckets[region],
+        Setting.VAULT_PREFIX: plan.config.vault_prefix,
+        Setting.EXPORT_ROLE: _role(client("iam", region), export_role(region), "qldb.amazonaws.com"),
+        Setting.VAULT_KEY: deployment.keys[region],
+        Setting.SETTLE_SECONDS: str(plan.config.settle_seconds),
     }
-    events.put_rule(
-        Name=STANDBY_RULE,
-        EventPattern=json.dumps(pattern),
-        State="ENABLED",
-        Description="a recovery point arrived in the DR vault: catch its standby up",
-    )
-    events.put_targets(
-        Rule=STANDBY_RULE,
-        Targets=[
-            {
-                "Id": "restore",
-                "Arn": restore_arn,
-                "RoleArn": role,
-                "InputTransformer": {
-                    "InputPathsMap": {"key": "$.detail.object.key"},
-                    "InputTemplate": '{"catalogKey": <key>}',
-                },
-            }
-        ],
-    )
+    lam = client("lambda", region)
+    arns = {
+        fn.placeholder: deploy_function(
+            lam,
+            fn.name,
+            fn.handler,
+            plan.environment(fn, values),
+            timeout=fn.timeout_seconds,
+            memory_mb=fn.memory_mb,
+            iam=client("iam", region),
+        )
+        for fn in plan.functions
+    }
+    sfn = client("stepfunctions", region)
+    roles = _role(client("iam", region), f"qldb-dr-workflows-{region}", "states.amazonaws.com")
+    for machine in plan.state_machines:
+        tags = {**TAGS, VAULT_TAG: deployment.buckets[region]}
+        deployment.workflows[f"{machine.name} {region}"] = _state_machine(
+            sfn, machine.name, state_machine(machine.name).definition(arns), roles, tags
+        )
 
 
-def _role(iam: Any, name: str, service: str) -> str:
+def _role(iam: Any, name: str, *services: str) -> str:
     trust = json.dumps(
         {
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": list(services)}, "Action": "sts:AssumeRole"}],
         }
     )
     try:
@@ -190,7 +184,18 @@ def _role(iam: Any, name: str, service: str) -> str:
     return arn
 
 
-def _vault_bucket(s3: Any, bucket: str, region: str, retention_days: int) -> None:
+def _vault_key(kms: Any) -> str:
+    for alias in kms.list_aliases()["Aliases"]:
+        if alias["AliasName"] == VAULT_KEY_ALIAS and alias.get("TargetKeyId"):
+            arn: str = kms.describe_key(KeyId=alias["TargetKeyId"])["KeyMetadata"]["Arn"]
+            return arn
+    key = kms.create_key(Description="qldb-dr vault: exports, recovery points, restores")["KeyMetadata"]
+    kms.create_alias(AliasName=VAULT_KEY_ALIAS, TargetKeyId=key["KeyId"])
+    arn = key["Arn"]
+    return arn
+
+
+def _vault_bucket(s3: Any, bucket: str, region: str, retention_days: int, key_arn: str) -> None:
     try:
         arguments: dict[str, Any] = {"Bucket": bucket, "ObjectLockEnabledForBucket": True}
         if region != "us-east-1":
@@ -209,7 +214,12 @@ def _vault_bucket(s3: Any, bucket: str, region: str, retention_days: int) -> Non
     s3.put_bucket_encryption(
         Bucket=bucket,
         ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn},
+                    "BucketKeyEnabled": True,
+                }
+            ]
         },
     )
     s3.put_public_access_block(
@@ -221,20 +231,31 @@ def _vault_bucket(s3: Any, bucket: str, region: str, retention_days: int) -> Non
             "RestrictPublicBuckets": True,
         },
     )
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in TAGS.items()]})
 
 
-def _definition(path: Path, arns: dict[str, str]) -> str:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise QldbDrError(
-            f"{path}: cannot read the workflow ({exc.strerror})",
-            hint="run qldb-dr from a checkout of the project (statemachines/ is beside src/)",
-        ) from exc
-    missing = set(re.findall(r"\$\{(\w+)\}", text)) - arns.keys()
-    if missing:
-        raise QldbDrError(f"{path.name} uses placeholders no function fills: {', '.join(sorted(missing))}")
-    return re.sub(r"\$\{(\w+)\}", lambda m: arns[m.group(1)], text)
+def _replication(s3: Any, deployment: Deployment, role: str) -> None:
+    dr = deployment.dr_region
+    s3.put_bucket_replication(
+        Bucket=deployment.buckets[deployment.primary_region],
+        ReplicationConfiguration={
+            "Role": role,
+            "Rules": [
+                {
+                    "ID": "to-dr-region",
+                    "Status": "Enabled",
+                    "Priority": 1,
+                    "Filter": {"Prefix": ""},
+                    "DeleteMarkerReplication": {"Status": "Disabled"},
+                    "SourceSelectionCriteria": {"SseKmsEncryptedObjects": {"Status": "Enabled"}},
+                    "Destination": {
+                        "Bucket": f"arn:aws:s3:::{deployment.buckets[dr]}",
+                        "EncryptionConfiguration": {"ReplicaKmsKeyID": deployment.keys[dr]},
+                    },
+                }
+            ],
+        },
+    )
 
 
 def _state_machine(sfn: Any, name: str, definition: str, role: str, tags: dict[str, str]) -> str:

@@ -1,34 +1,20 @@
 """Warm standby: a ledger in the DR region kept current by replaying each recovery point as
 its catalog object arrives (S3 event -> EventBridge rule -> Restore workflow).
 
-A standby is declared in the DR vault itself, so nothing else needs to be reachable:
-    <vault prefix>standby/<source ledger>.json   {"sourceLedger", "targetLedger", "mode"}
-Each arrival starts an incremental restore: only recovery points after the target's
-watermark. One that arrives before its predecessor waits (Plan Restore raises
-PredecessorMissingError, which the workflow retries); two arriving together replay nothing
-twice (the version guard).
+A standby is its rule (`workflows.manifest.standby_rule`: one per source ledger, deployed by
+the CDK app for a ledger whose strategy is warm-standby, or by `qldb-dr standby`); the rule
+starts the workflow with `{"catalogKey": <the arrived object>, "standby": {"sourceLedger",
+"targetLedger", "mode"}}`. Each arrival starts an incremental restore: only recovery points
+after the target's watermark. One that arrives before its predecessor waits (Plan Restore
+raises PredecessorMissingError, which the workflow retries); two arriving together replay
+nothing twice (the version guard).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from qldb_dr.catalog import Vault
-from qldb_dr.errors import CatalogError, ObjectNotFoundError
-
-
-def config_key(prefix: str, ledger: str) -> str:
-    return f"{prefix}standby/{ledger}.json"
-
-
-def enable(vault: Vault, source: str, target: str, mode: str = "latest", enabled: bool = True) -> str:
-    """Declare (or, enabled=False, retire) the standby of `source`. The vault keeps every
-    version: a retired standby is a new version saying so, not a deletion."""
-    key = config_key(vault.prefix, source)
-    config = {"sourceLedger": source, "targetLedger": target, "mode": mode, "enabled": enabled}
-    vault.store.write(key, json.dumps(config).encode())
-    return key
+from qldb_dr.errors import InvalidInputError
 
 
 def ledger_of(prefix: str, catalog_key: str) -> str | None:
@@ -40,25 +26,22 @@ def ledger_of(prefix: str, catalog_key: str) -> str | None:
     return parts[0]
 
 
-def request_for(vault: Vault, region: str, catalog_key: str) -> dict[str, Any] | None:
-    """The incremental restore (the execution input) a newly arrived recovery point asks for,
-    or None when the key is not a recovery point or its ledger has no standby."""
-    ledger = ledger_of(vault.prefix, catalog_key)
-    if ledger is None:
-        return None
-    key = config_key(vault.prefix, ledger)
-    try:
-        config = json.loads(vault.store.read(key))
-    except ObjectNotFoundError:
-        return None
-    except ValueError as exc:
-        raise CatalogError(f"{vault.store.describe(key)}: not JSON ({exc})") from exc
-    if not config.get("enabled", True):
+def request_for(prefix: str, region: str, catalog_key: str, standby: Any) -> dict[str, Any] | None:
+    """The incremental restore (the execution input) a newly arrived recovery point asks of
+    its standby, or None when the key is not a recovery point of the standby's source."""
+    if not isinstance(standby, dict) or not all(
+        isinstance(standby.get(k), str) for k in ("sourceLedger", "targetLedger")
+    ):
+        raise InvalidInputError(
+            f"a recovery point arrived ({catalog_key}) with no standby to replay it into: the input needs "
+            '"standby": {"sourceLedger", "targetLedger", "mode"} (the standby rule gives it)'
+        )
+    if ledger_of(prefix, catalog_key) != standby["sourceLedger"]:
         return None
     return {
-        "sourceLedger": config["sourceLedger"],
-        "targetLedger": config["targetLedger"],
+        "sourceLedger": standby["sourceLedger"],
+        "targetLedger": standby["targetLedger"],
         "targetRegion": region,
-        "mode": config.get("mode", "latest"),
+        "mode": standby.get("mode", "latest"),
         "incremental": True,
     }

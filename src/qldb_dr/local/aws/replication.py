@@ -13,8 +13,10 @@ shows PENDING meanwhile; nothing here is ever PENDING). As on AWS:
 
 * the replica keeps the source's key, version id, last-modified time, body, ETag,
   content type and user metadata, tags, ACL, encryption, checksum, storage class (or
-  the rule's Destination.StorageClass) and Object Lock settings (mode, retain-until date,
-  legal hold; a version without retention gets the destination's default retention);
+  the rule's Destination.StorageClass; SSE-KMS versions are replicated only by a rule whose
+  SourceSelectionCriteria selects them, re-encrypted with its ReplicaKmsKeyID) and Object
+  Lock settings (mode, retain-until date, legal hold; a version without retention gets the
+  destination's default retention);
 * the source version's ReplicationStatus becomes COMPLETED (FAILED when a destination is
   missing, not versioned, not Object Lock enabled for a locked version, or not owned by
   Destination.Account), the replica's is REPLICA (HeadObject / GetObject show both);
@@ -66,6 +68,8 @@ class ReplicationRule:
     destination_bucket: str
     destination_account: str | None
     storage_class: str | None
+    kms_objects: bool = False  # SourceSelectionCriteria: SSE-KMS versions are replicated only when enabled
+    replica_kms_key: str | None = None  # Destination.EncryptionConfiguration.ReplicaKmsKeyID
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> ReplicationRule:
@@ -78,6 +82,7 @@ class ReplicationRule:
             prefix = filter_.get("Prefix") or both.get("Prefix") or ""
             tags = {t["Key"]: t.get("Value") or "" for t in _listed(filter_.get("Tag")) + _listed(both.get("Tag"))}
         delete_marker_replication = (raw.get("DeleteMarkerReplication") or {}).get("Status")
+        selection = (raw.get("SourceSelectionCriteria") or {}).get("SseKmsEncryptedObjects") or {}
         return cls(
             id=str(raw.get("ID") or ""),
             priority=int(raw.get("Priority") or 0),
@@ -89,10 +94,17 @@ class ReplicationRule:
             destination_bucket=str(destination.get("Bucket") or "").split(":::")[-1],
             destination_account=destination.get("Account"),
             storage_class=destination.get("StorageClass"),
+            kms_objects=selection.get("Status") == "Enabled",
+            replica_kms_key=(destination.get("EncryptionConfiguration") or {}).get("ReplicaKmsKeyID"),
         )
 
-    def selects(self, key_name: str, tags: dict[str, str]) -> bool:
-        return self.enabled and key_name.startswith(self.prefix) and all(tags.get(k) == v for k, v in self.tags.items())
+    def selects(self, key_name: str, tags: dict[str, str], kms: bool = False) -> bool:
+        return (
+            self.enabled
+            and (self.kms_objects or not kms)
+            and key_name.startswith(self.prefix)
+            and all(tags.get(k) == v for k, v in self.tags.items())
+        )
 
 
 def _listed(value: Any) -> list[dict[str, Any]]:
@@ -108,11 +120,14 @@ def rules_of(bucket: Any) -> list[ReplicationRule]:
     return [ReplicationRule.parse(raw) for raw in _listed(configuration.get("Rule"))]
 
 
-def destinations(rules: list[ReplicationRule], key_name: str, tags: dict[str, str]) -> list[ReplicationRule]:
-    """Per destination bucket, the highest-priority rule that selects the version."""
+def destinations(
+    rules: list[ReplicationRule], key_name: str, tags: dict[str, str], kms: bool = False
+) -> list[ReplicationRule]:
+    """Per destination bucket, the highest-priority rule that selects the version (`kms`: it
+    is encrypted with SSE-KMS, which AWS replicates only by a rule selecting such objects)."""
     chosen: dict[str, ReplicationRule] = {}
     for rule in rules:
-        if rule.selects(key_name, tags):
+        if rule.selects(key_name, tags, kms):
             best = chosen.get(rule.destination_bucket)
             if best is None or rule.priority > best.priority:
                 chosen[rule.destination_bucket] = rule
@@ -158,7 +173,7 @@ def replicate(backend: Any, bucket: Any, key: Any) -> None:
     """Copy one new version to every destination its bucket's rules select, then record
     the outcome as the version's replication status."""
     tags = backend.tagger.get_tag_dict_for_resource(key.arn)
-    chosen = destinations(rules_of(bucket), key.name, tags)
+    chosen = destinations(rules_of(bucket), key.name, tags, kms=key.encryption == "aws:kms")
     if not chosen:
         return
     status = COMPLETED
@@ -187,7 +202,7 @@ def write_replica(backend: Any, key: Any, rule: ReplicationRule) -> Any:
             etag=key.etag.strip('"'),
             multipart=key.multipart,
             encryption=key.encryption,
-            kms_key_id=key.kms_key_id,
+            kms_key_id=rule.replica_kms_key if key.encryption == "aws:kms" and rule.replica_kms_key else key.kms_key_id,
             bucket_key_enabled=key.bucket_key_enabled,
             lock_mode=key.lock_mode,
             lock_legal_status=key.lock_legal_status,
