@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from qldb_dr.backup import Plan, Settings, Verification, record
 from qldb_dr import metrics
+from qldb_dr.backup import Plan, Settings, Verification, record
 from qldb_dr.logs import step
 
 
