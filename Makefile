@@ -8,12 +8,12 @@ PY := $(BIN)/python
 check: lint typecheck test
 
 lint:
-	$(BIN)/ruff check src tests tasks benchmarks
-	$(BIN)/ruff format --check src tests tasks benchmarks
+	$(BIN)/ruff check src tests tasks benchmarks infra
+	$(BIN)/ruff format --check src tests tasks benchmarks infra
 
 format:
-	$(BIN)/ruff check --fix src tests tasks benchmarks
-	$(BIN)/ruff format src tests tasks benchmarks
+	$(BIN)/ruff check --fix src tests tasks benchmarks infra
+	$(BIN)/ruff format src tests tasks benchmarks infra
 
 typecheck:
 	$(BIN)/mypy

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +23,7 @@ from qldb_dr.local.deploy import Deployment, deploy
 from qldb_dr.restore.expected import journal
 from qldb_dr.store.s3 import S3Store
 from tests.backup.conftest import write
+from tests.conftest import REPO
 from tests.local.conftest import Running
 from tests.restore.conftest import rows
 
@@ -89,6 +92,36 @@ def test_restore_start_rebuilds_ledger_in_dr_region_from_dr_vault(
     # without --region (the shell's default is us-east-1): found where it ran
     code, report, err = run("restore", "report", restore_id, "--json")
     assert code == 0 and json.loads(report)["restoreId"] == restore_id, err
+
+
+def test_restore_started_from_the_console_is_followed_by_its_execution_name(
+    deployed: tuple[Running, QldbDriver, Deployment],
+) -> None:
+    """As an operator does in the Step Functions console: Start execution with the input the
+    state machine's Comment shows and a name the console makes up; the CLI then knows that
+    execution by its name, the restore id."""
+    running, driver, deployment = deployed
+    _backed_up(running, deployment)
+    comment = json.loads((REPO / "statemachines" / "restore.asl.json").read_text())["Comment"]
+    example = json.loads(re.search(r"Execution input \(paste into Start execution\): (\{.*?\})\.", comment)[1])
+    name = str(uuid.uuid4())
+    sfn = running.client("stepfunctions", "us-west-2")
+    arn = deployment.workflows["qldb-dr-restore us-west-2"]
+    execution = sfn.start_execution(
+        stateMachineArn=arn, name=name, input=json.dumps({**example, "at": None, "targetLedger": "orders-console"})
+    )["executionArn"]
+    deadline = time.monotonic() + 120
+    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the restore never ended"
+        time.sleep(0.1)
+    assert sfn.describe_execution(executionArn=execution)["status"] == "SUCCEEDED"
+    code, status, err = run("restore", "status", name, "--json")
+    assert code == 0 and json.loads(status)["state"] == "SUCCEEDED", err
+    code, report, err = run("restore", "report", name, "--json")
+    assert code == 0 and json.loads(report)["status"] == "OK", err
+    code, listed, _ = run("restore", "list", "--region", "us-west-2", "--json")
+    assert name in {r["restoreId"] for r in json.loads(listed)}
+    assert _sorted(running.driver("orders-console", region="us-west-2"), "Vehicle") == _sorted(driver, "Vehicle")
 
 
 def test_restore_dry_run_prints_plan_and_estimate(deployed: tuple[Running, QldbDriver, Deployment]) -> None:

@@ -74,6 +74,7 @@ class DeploymentConfig:
     retention_days: int = DEFAULT_RETENTION_DAYS
     cold_after_days: int | None = DEFAULT_COLD_AFTER_DAYS  # None: objects stay in S3 Standard
     settle_seconds: int = DEFAULT_SETTLE_SECONDS
+    rpo_minutes: int = DEFAULT_RPO_MINUTES  # each ledger's, unless it says
     replication_time_control: bool = False
     replication_alarm_seconds: int = DEFAULT_REPLICATION_ALARM_SECONDS
     alarm_emails: tuple[str, ...] = ()
@@ -106,7 +107,9 @@ class DeploymentConfig:
             except ValueError as exc:
                 raise InvalidInputError(f"{where} is not JSON: {exc}") from exc
         reader = _Reader(value, where)
+        rpo = reader.number("rpoMinutes", DEFAULT_RPO_MINUTES, 1, 24 * 60)
         config = cls(
+            rpo_minutes=rpo,
             primary_region=reader.text("primaryRegion", DEFAULT_PRIMARY_REGION, _REGION),
             dr_region=reader.text("drRegion", DEFAULT_DR_REGION, _REGION),
             account=reader.optional_text("account", _ACCOUNT),
@@ -121,7 +124,9 @@ class DeploymentConfig:
             ),
             alarm_emails=tuple(reader.texts("alarmEmails")),
             restore_targets=tuple(reader.texts("restoreTargets")),
-            ledgers=tuple(_ledger(item, f"{where}: ledgers[{i}]") for i, item in enumerate(reader.items("ledgers"))),
+            ledgers=tuple(
+                _ledger(item, f"{where}: ledgers[{i}]", rpo) for i, item in enumerate(reader.items("ledgers"))
+            ),
         )
         reader.done()
         if config.primary_region == config.dr_region:
@@ -146,7 +151,7 @@ class DeploymentConfig:
         return cls.from_json(value, str(path))
 
 
-def _ledger(value: Any, where: str) -> LedgerConfig:
+def _ledger(value: Any, where: str, rpo: int) -> LedgerConfig:
     if isinstance(value, str):
         value = {"name": value}
     reader = _Reader(value, where)
@@ -161,7 +166,7 @@ def _ledger(value: Any, where: str) -> LedgerConfig:
     ledger = LedgerConfig(
         name=name,
         strategy=strategy,
-        rpo_minutes=reader.number("rpoMinutes", DEFAULT_RPO_MINUTES, 1, 24 * 60),
+        rpo_minutes=reader.number("rpoMinutes", rpo, 1, 24 * 60),
         target_ledger=reader.ledger("targetLedger") if value.get("targetLedger") is not None else None,
         mode=reader.choice("mode", "latest", ("latest", "history")),
         preload_minutes=reader.number("preloadMinutes", DEFAULT_PRELOAD_MINUTES, 1, 7 * 24 * 60),
@@ -205,6 +210,7 @@ class _Reader:
         return check_ledger_name(self.text(name, None), f"{self.where}: {name}")
 
     def optional_text(self, name: str, pattern: re.Pattern[str]) -> str | None:
+        self.read.add(name)
         return None if self.value.get(name) is None else self.text(name, None, pattern)
 
     def prefix(self, name: str) -> str:

@@ -30,7 +30,7 @@ METRICS_NAMESPACE = "QldbDr"
 RECOVERY_POINT_METRIC = "RecoveryPointRecorded"  # 1 per recovery point; dimension Ledger
 RESTORE_FAILED_METRIC = "RestoreFailed"  # 1 per restore whose report is not OK; dimension SourceLedger
 RESTORE_VERIFIED_METRIC = "RestoreVerified"  # 1 per restore verified OK; dimension SourceLedger
-RUNTIME = "python3.13"
+RUNTIME = "python3.14"
 SERVICE = "qldb-dr"
 
 
