@@ -18,6 +18,7 @@ except ImportError:
     )
 
 import aws_cdk as cdk
+
 from qldb_dr_infra.app import build
 
 app = cdk.App()

@@ -115,6 +115,9 @@ def bundle(output: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
     shutil.rmtree(output / "bin", ignore_errors=True)  # console scripts of the dependencies
+    # amazon.ion's source distribution carries ion-c libraries prebuilt for some Linux, for a C
+    # extension its pure-Python wheel does not have: dead weight, and not built for Lambda.
+    shutil.rmtree(output / "amazon" / "ion" / "ion-c-build", ignore_errors=True)
 
 
 @jsii.implements(ILocalBundling)

@@ -14,11 +14,15 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+# The CDK CLI the README deploys with (npm: aws-cdk; its 2.1xxx releases all deploy aws-cdk-lib 2).
+CDK_CLI = "aws-cdk@2"
 INFRA = REPO / "infra"
 sys.path.insert(0, str(INFRA))
-# jsii warns on every start that this machine's Node is past its end of life; the app still runs.
+# jsii warns on every start that this machine's Node is past its end of life (the variable takes
+# the major versions to silence); the app still runs.
+_NODE_MAJOR = "20,21,22"
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", _NODE_MAJOR)
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 
 CONFIG: dict[str, Any] = {
@@ -57,6 +61,7 @@ class Synthesized:
 
 def synthesize(config: dict[str, Any], out: Path, account: str | None = None) -> Synthesized:
     import aws_cdk as cdk
+
     from qldb_dr_infra.app import build
 
     if account is not None:
