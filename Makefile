@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: check lint format typecheck test fuzz examples bench
+.PHONY: check lint format typecheck test fuzz examples bench chromium screenshots
 
 check: lint typecheck test
 
@@ -18,8 +18,21 @@ format:
 typecheck:
 	$(BIN)/mypy
 
-test:
+test: chromium
 	$(PY) -m pytest -q
+
+# The console's browser tests drive Debian's Chromium (Playwright with executable_path; never a
+# browser download). Installed here when missing, so that they run — never skip — in CI.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium (apt-get)"; \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+	  $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@test -x $(CHROMIUM)
+
+# The README's pictures of the console: the browser test, saving a PNG of each main page.
+screenshots: chromium
+	QLDB_DR_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/console
 
 # More generated ledger histories and forgery seeds than CI runs, from a random seed (SEED=<n> replays one):
 #   make fuzz SEEDS=50 [SEED=1234]

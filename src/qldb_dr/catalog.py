@@ -81,6 +81,10 @@ class Vault:
         """Where restore `restore_id` of `ledger` keeps its plan, manifests, partitions, report."""
         return f"{self.restores(ledger)}{restore_id}/"
 
+    def drills(self, ledger: str) -> str:
+        """Where the drills of `ledger` keep their reports (`<drillId>.json`)."""
+        return f"{self.prefix}{ledger}/drills/"
+
 
 # The function environment variables that name the vault where a workflow's input does not.
 VAULT_ENVIRONMENT = {"vaultBucket": "QLDB_DR_VAULT_BUCKET", "vaultPrefix": "QLDB_DR_VAULT_PREFIX"}

@@ -223,3 +223,9 @@ class HistoryGapError(QldbDrError):
     """A history-mode restore cannot give a document the versions it lacks on the target: they
     were written before the target's watermark while their table was dropped at the block an
     earlier restore stopped at (and undropped since). Not retryable: restore into a new target."""
+
+
+class InjectedFaultError(QldbDrError):
+    """A failure injected on purpose by a drill or a test (`qldb_dr.restore.faults`), never by
+    default. Not retryable: it stands for a batch that keeps failing, which `restore retry`
+    (or the console's Retry failed batches) runs again once the fault is cleared."""

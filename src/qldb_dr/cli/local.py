@@ -108,7 +108,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _running(data_dir: Path) -> dict[str, Any] | None:
+def running(data_dir: Path) -> dict[str, Any] | None:
     """The endpoint recorded for this data directory, if its process is alive."""
     try:
         record: dict[str, Any] = json.loads((data_dir / PID_FILE).read_text())
@@ -129,10 +129,10 @@ def run_up(args: argparse.Namespace, env: Environment) -> int:
     )  # bad configuration fails here, before anything starts
     data_dir: Path = (args.data_dir or default_data_dir()).absolute()
     data_dir.mkdir(parents=True, exist_ok=True)
-    running = _running(data_dir)
-    if running is not None:
+    serving = running(data_dir)
+    if serving is not None:
         raise QldbDrError(
-            f"an endpoint (pid {running['pid']}) already serves {data_dir} on port {running['port']}",
+            f"an endpoint (pid {serving['pid']}) already serves {data_dir} on port {serving['port']}",
             hint="use it, or stop it with `qldb-dr local down`",
         )
     if args.detach:
@@ -141,6 +141,35 @@ def run_up(args: argparse.Namespace, env: Environment) -> int:
 
 
 def _detach(args: argparse.Namespace, env: Environment, data_dir: Path) -> int:
+    record = spawn(
+        data_dir,
+        port=args.port,
+        config=args.config,
+        primary_region=args.primary_region,
+        dr_region=args.dr_region,
+        retention_days=args.retention_days,
+        max_ledgers=args.max_ledgers,
+        verbose=args.verbose,
+    )
+    env.stdout.write(record.get("deployment", ""))
+    _announce(env, int(record["port"]), data_dir, detached=True)
+    return ExitStatus.OK
+
+
+def spawn(
+    data_dir: Path,
+    *,
+    port: int = 0,
+    config: Path | None = None,
+    primary_region: str | None = None,
+    dr_region: str | None = None,
+    retention_days: int | None = None,
+    max_ledgers: int = ACTIVE_LEDGERS,
+    verbose: bool = False,
+    environment: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """`local up` in the background over `data_dir` (port 0: a free one); its record (pid,
+    port, what it deployed) once it is ready."""
     command = [
         sys.executable,
         "-m",
@@ -148,30 +177,31 @@ def _detach(args: argparse.Namespace, env: Environment, data_dir: Path) -> int:
         "local",
         "up",
         "--port",
-        str(args.port),
+        str(port),
         "--data-dir",
         str(data_dir),
         "--max-ledgers",
-        str(args.max_ledgers),
+        str(max_ledgers),
     ]
     for flag, value in (
-        ("--config", args.config and args.config.absolute()),
-        ("--primary-region", args.primary_region),
-        ("--dr-region", args.dr_region),
-        ("--retention-days", args.retention_days),
+        ("--config", config and config.absolute()),
+        ("--primary-region", primary_region),
+        ("--dr-region", dr_region),
+        ("--retention-days", retention_days),
     ):
         command += [flag, str(value)] if value is not None else []
-    command += ["--verbose"] if args.verbose else []
+    command += ["--verbose"] if verbose else []
+    data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / LOG_FILE
     with log.open("ab") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            command, stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True, env=environment
+        )
     deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
-        record = _running(data_dir)
+        record = running(data_dir)
         if record is not None and record["pid"] == process.pid:
-            env.stdout.write(record.get("deployment", ""))
-            _announce(env, int(record["port"]), data_dir, detached=True)
-            return ExitStatus.OK
+            return record
         if process.poll() is not None:
             raise QldbDrError(f"the endpoint exited at start (status {process.returncode})", hint=f"see {log}")
         time.sleep(0.05)
@@ -240,16 +270,24 @@ def _serve(args: argparse.Namespace, env: Environment, data_dir: Path) -> int:
 
 def run_down(args: argparse.Namespace, env: Environment) -> int:
     data_dir: Path = (args.data_dir or default_data_dir()).absolute()
-    record = _running(data_dir)
+    record = stop(data_dir)
     if record is None:
         env.stdout.write(f"no local endpoint serves {data_dir}\n")
-        return ExitStatus.OK
+    else:
+        env.stdout.write(f"stopped the local endpoint on port {record['port']} (pid {record['pid']})\n")
+    return ExitStatus.OK
+
+
+def stop(data_dir: Path) -> dict[str, Any] | None:
+    """Stop the endpoint serving `data_dir` (SIGTERM, then wait); its record, None if none ran."""
+    record = running(data_dir)
+    if record is None:
+        return None
     pid = int(record["pid"])
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_SECONDS
     while time.monotonic() < deadline:
         if not _alive(pid):
-            env.stdout.write(f"stopped the local endpoint on port {record['port']} (pid {pid})\n")
-            return ExitStatus.OK
+            return record
         time.sleep(0.05)
     raise QldbDrError(f"the endpoint (pid {pid}) did not stop within {STOP_SECONDS} s", hint=f"kill -9 {pid}")

@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Sequence
 
 from qldb_dr import __version__, logs
-from qldb_dr.cli import backup, executions, local, restore, strategies, verify
+from qldb_dr.cli import backup, console, drill, executions, local, restore, strategies, verify
 from qldb_dr.cli.environment import Environment, ExitStatus
 from qldb_dr.errors import QldbDrError
 
@@ -25,12 +25,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"qldb-dr {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors and the debug log")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    drill.register(commands)
     verify.register(commands)
     local.register(commands)
     executions.register(commands)
     backup.register(commands)
     restore.register(commands)
     strategies.register_standby(commands)
+    console.register(commands)
     return parser
 
 

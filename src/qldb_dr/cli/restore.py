@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import secrets
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -17,19 +16,12 @@ from qldb_dr.catalog import Vault
 from qldb_dr.cli import output
 from qldb_dr.cli.environment import Environment, ExitStatus
 from qldb_dr.encoding import iso
-from qldb_dr.errors import ObjectNotFoundError, QldbDrError
-from qldb_dr.restore import plan as planning
-from qldb_dr.restore import target as targets
+from qldb_dr.errors import QldbDrError
+from qldb_dr.restore import runs
 from qldb_dr.restore.settings import DEFAULT_MAX_CONCURRENCY, DEFAULT_PARTITIONS, Settings
-from qldb_dr.restore.standby import ledger_of
 from qldb_dr.restore.steps import SUPERSEDED
 from qldb_dr.workflows.deployment import RESTORE, workflow
 from qldb_dr.workflows.watch import Watcher, describe
-
-# Replay throughput assumed by --dry-run when the vault holds no report of an earlier restore
-# big enough to learn from (a small one's rate is mostly its fixed cost: planning, a new ledger).
-DEFAULT_REVISIONS_PER_SECOND = 500
-RATE_SAMPLE_REVISIONS = 1_000
 
 
 def register(commands: Any) -> None:
@@ -138,13 +130,13 @@ def run_start(args: argparse.Namespace, env: Environment) -> int:
     request = _request(args, deployed.region, vault)
     if args.dry_run:
         return _dry_run(args, env, vault, deployed.region)
-    restore_id = f"{args.target_ledger}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+    restore_id = runs.new_restore_id(args.target_ledger)
     return _start(env, deployed, restore_id, request, wait=not args.no_wait, vault=vault)
 
 
 def _start(env: Environment, deployed: Any, name: str, request: dict[str, Any], *, wait: bool, vault: Vault) -> int:
     sfn = aws_client("stepfunctions", deployed.region)
-    execution = sfn.start_execution(stateMachineArn=deployed.arn, name=name, input=json.dumps(request))["executionArn"]
+    execution = runs.start(sfn, deployed.arn, name, request)
     source = _source(request, vault)  # a standby's restore names only the recovery point that started it
     target = request.get("targetLedger") or "its standby"
     env.stdout.write(f"restore {name}: {source} -> {target} in {deployed.region}\n")
@@ -166,42 +158,28 @@ def _dry_run(args: argparse.Namespace, env: Environment, vault: Vault, region: s
     """The plan the restore would make — the vault verified, the blocks up to the cut read —
     with nothing written anywhere."""
     settings = Settings.resolve({**_request(args, region, vault), "vault": vault.url}, {}, region)
-    current = targets.state(settings.target) if settings.incremental else None
-    planned = planning.plan("dry-run", settings, vault, current.watermark if current else -1, datetime.now(UTC))
-    rate = _measured_rate(vault, settings.source_ledger)
+    planned = runs.dry_run(settings, vault)
+    points = planned["recoveryPoints"]
+    span = f"{points[0]} … {points[-1]}" if len(points) > 1 else " ".join(points)
     basis = (
         "measured by earlier restores"
-        if rate != DEFAULT_REVISIONS_PER_SECOND
-        else f"assumed: no earlier restore of {RATE_SAMPLE_REVISIONS:,}+ revisions"
-    )
-    points = planned.points
-    span = (
-        f"{points[0].recovery_point_id} … {points[-1].recovery_point_id}"
-        if len(points) > 1
-        else " ".join(p.recovery_point_id for p in points)
+        if planned["rateMeasured"]
+        else f"assumed: no earlier restore of {runs.RATE_SAMPLE_REVISIONS:,}+ revisions"
     )
     lines = [
         f"plan: restore {settings.source_ledger} into {settings.target_ledger} ({settings.mode.value}) in {region}",
         f"recovery points: {len(points)} ({span})" if points else "recovery points: none new",
-        f"blocks: {planned.watermark + 1} to {planned.cut} ({planned.blocks:,} blocks), verified in the vault"
-        if planned.blocks
-        else f"blocks: none (the target holds the source up to block {planned.watermark})",
-        f"tables: {', '.join(planned.schema.to_json()['tables']) or '(none)'}",
-        f"revisions: {planned.revisions:,} in {settings.partitions} partitions, {settings.max_concurrency} at a time",
-        f"estimated duration: {planned.revisions / rate / 60:.1f} min at {rate:,.0f} revisions/s ({basis})",
+        f"blocks: {planned['watermark'] + 1} to {planned['cut']} ({planned['blocks']:,} blocks), verified in the vault"
+        if planned["blocks"]
+        else f"blocks: none (the target holds the source up to block {planned['watermark']})",
+        f"tables: {', '.join(planned['tables']) or '(none)'}",
+        f"revisions: {planned['revisions']:,} in {settings.partitions} partitions, "
+        f"{settings.max_concurrency} at a time",
+        f"estimated duration: {planned['estimatedSeconds'] / 60:.1f} min at {planned['revisionsPerSecond']:,.0f} "
+        f"revisions/s ({basis})",
     ]
     env.stdout.write("\n".join(lines) + "\n")
     return ExitStatus.OK
-
-
-def _measured_rate(vault: Vault, source: str) -> float:
-    rates = []
-    for key in vault.store.list(vault.restores(source)):
-        if key.endswith("/report.json"):
-            report = json.loads(vault.store.read(key))
-            if report.get("durationSeconds") and report.get("revisions", 0) >= RATE_SAMPLE_REVISIONS:
-                rates.append(report["revisions"] / report["durationSeconds"])
-    return max(rates[-5:]) if rates else DEFAULT_REVISIONS_PER_SECOND
 
 
 def _execution(region: str | None, restore_id: str) -> tuple[Any, Any, dict[str, Any]]:
@@ -243,27 +221,15 @@ def _regions() -> list[str]:
 
 
 def _source(execution_input: dict[str, Any], vault: Vault) -> str | None:
-    """The source ledger of a restore, from its execution's input: named by the operator, or
-    the ledger of the recovery point whose arrival started a standby's restore."""
-    if execution_input.get("sourceLedger"):
-        return str(execution_input["sourceLedger"])
-    key = execution_input.get("catalogKey")
-    return ledger_of(vault.prefix, str(key)) if key else None
+    return runs.source_of(execution_input, vault)
 
 
 def _read(vault: Vault, source: str | None, restore_id: str, name: str) -> dict[str, Any] | None:
-    """`plan.json` or `report.json` of a restore, if the vault has it."""
-    if source is None:
-        return None
-    try:
-        value: dict[str, Any] = json.loads(vault.store.read(vault.restore(source, restore_id) + name))
-    except ObjectNotFoundError:
-        return None
-    return value
+    return runs.read(vault, source, restore_id, name)
 
 
 def _report(vault: Vault, source: str | None, restore_id: str) -> dict[str, Any] | None:
-    return _read(vault, source, restore_id, "report.json")
+    return runs.report(vault, source, restore_id)
 
 
 def _summary(report: dict[str, Any]) -> str:
@@ -298,51 +264,23 @@ def _summary(report: dict[str, Any]) -> str:
 def run_status(args: argparse.Namespace, env: Environment) -> int:
     deployed, _sfn, description = _execution(args.region, args.restore_id)
     execution_input = json.loads(description["input"])
-    restore_id = str(execution_input.get("restoreId") or args.restore_id)  # a retry continues its restore
     vault = _vault(args, deployed.vault_bucket)
-    source = _source(execution_input, vault)
-    plan = _read(vault, source, restore_id, "plan.json") or {}
-    report = _report(vault, source, restore_id)
-    replayed = vault.restore(source, restore_id) + "replayed/" if source else None
-    done = [json.loads(vault.store.read(k)) for k in vault.store.list(replayed)] if replayed else []
-    total = int(plan.get("partitions", 0) or 0)
-    applied = sum(int(d.get("applied", 0)) for d in done)
-    running = description["status"] == "RUNNING"
-    if report is not None and not running:  # finished: its measured duration, not time since it started
-        elapsed = float(report["durationSeconds"])
-    else:
-        end = description.get("stopDate") or datetime.now(UTC)
-        elapsed = (end - description["startDate"]).total_seconds()
-    rate = applied / max(elapsed, 0.001)
-    remaining = max(int(plan.get("revisions", 0)) - applied, 0)
-    status = {
-        "restoreId": restore_id,
-        "execution": args.restore_id,
-        "sourceLedger": source,
-        "targetLedger": plan.get("request", {}).get("targetLedger") or execution_input.get("targetLedger"),
-        "state": description["status"],
-        "result": None if report is None else report["status"],
-        "partitionsDone": len(done),
-        "partitionsTotal": total,
-        "revisionsApplied": applied,
-        "revisionsPlanned": plan.get("revisions"),
-        "revisionsPerSecond": round(rate, 1),
-        "elapsedSeconds": round(elapsed, 3),
-        "etaSeconds": round(remaining / rate) if running and rate > 0 else None,
-    }
+    status = runs.progress(vault, execution_input, args.restore_id, description)
+    planned = status.pop("planned")
     if args.json:
         env.stdout.write(json.dumps(status) + "\n")
         return ExitStatus.OK
-    if not plan:
+    restore_id = status["restoreId"]
+    if not planned:
         reason = _failure(description) if description["status"] != "RUNNING" else "planning"
         env.stdout.write(f"restore {restore_id}: {description['status']}, no plan in the vault ({reason})\n")
         return ExitStatus.OK
     eta = "" if status["etaSeconds"] is None else f", ETA {status['etaSeconds']} s"
-    result = "" if report is None else f" ({report['status']})"
+    result = "" if status["result"] is None else f" ({status['result']})"
     env.stdout.write(
-        f"restore {restore_id}: {description['status']}{result}, {source} -> {status['targetLedger']}, "
-        f"partitions {len(done)}/{total} done, {applied:,} of {int(plan.get('revisions', 0)):,} revisions applied "
-        f"at {rate:,.0f}/s{eta}\n"
+        f"restore {restore_id}: {description['status']}{result}, {status['sourceLedger']} -> {status['targetLedger']}, "
+        f"partitions {status['partitionsDone']}/{status['partitionsTotal']} done, {status['revisionsApplied']:,} of "
+        f"{int(status['revisionsPlanned'] or 0):,} revisions applied at {status['revisionsPerSecond']:,.0f}/s{eta}\n"
     )
     return ExitStatus.OK
 
@@ -426,8 +364,7 @@ def run_retry(args: argparse.Namespace, env: Environment) -> int:
     deployed, _sfn, description = _execution(args.region, args.restore_id)
     if description["status"] == "RUNNING":
         raise QldbDrError(f"restore {args.restore_id} is still running", hint="wait for it, or stop it first")
-    request = {**json.loads(description["input"]), "resume": True, "restoreId": args.restore_id}
-    name = f"{args.restore_id}-retry-{secrets.token_hex(2)}"
+    name, request = runs.retry_request(json.loads(description["input"]), args.restore_id)
     return _start(env, deployed, name, request, wait=True, vault=_vault(args, deployed.vault_bucket))
 
 

@@ -21,8 +21,8 @@ from qldb_dr.cli.environment import Environment, ExitStatus
 from qldb_dr.errors import QldbDrError
 from qldb_dr.restore.settings import check_ledger_name
 from qldb_dr.workflows.deployment import BACKUP, RESTORE, workflow
-from qldb_dr.workflows.manifest import backup_schedule, standby_rule, start_role
-from qldb_dr.workflows.triggers import put_rule, put_schedule, schedule_state
+from qldb_dr.workflows.manifest import backup_schedule
+from qldb_dr.workflows.triggers import put_schedule, put_standby, schedule_state, start_role_arn
 
 
 def register_schedule(verbs: Any) -> None:
@@ -32,11 +32,6 @@ def register_schedule(verbs: Any) -> None:
     schedule.add_argument("--disable", action="store_true", help="stop the scheduled backups")
     schedule.add_argument("--region", default=None)
     schedule.set_defaults(run=run_schedule)
-
-
-def _start_role(region: str) -> str:
-    account = aws_client("sts", region).get_caller_identity()["Account"]
-    return f"arn:aws:iam::{account}:role/{start_role(region)}"
 
 
 def run_schedule(args: argparse.Namespace, env: Environment) -> int:
@@ -55,7 +50,7 @@ def run_schedule(args: argparse.Namespace, env: Environment) -> int:
     if not args.every or args.every < 1:
         raise QldbDrError("give --every MINUTES (1 or more), or --disable")
     schedule = backup_schedule(args.ledger, args.every)
-    put_schedule(scheduler, schedule, deployed.arn, _start_role(deployed.region))
+    put_schedule(scheduler, schedule, deployed.arn, start_role_arn(deployed.region))
     unit = "minute" if args.every == 1 else "minutes"
     env.stdout.write(
         f"{args.ledger} is backed up every {args.every} {unit} in {deployed.region} (schedule {schedule.name})\n"
@@ -94,13 +89,8 @@ def run_standby(args: argparse.Namespace, env: Environment) -> int:
         raise QldbDrError(f"{args.vault} is a directory: a standby follows the DR vault's S3 events")
     check_ledger_name(args.ledger, "source ledger")
     check_ledger_name(args.target_ledger, "target ledger")
-    rule = standby_rule(vault.bucket, vault.prefix, args.ledger, args.target_ledger, args.mode)
-    put_rule(
-        aws_client("events", deployed.region),
-        rule,
-        deployed.arn,
-        _start_role(deployed.region),
-        enabled=not args.disable,
+    rule = put_standby(
+        deployed, vault.bucket, vault.prefix, args.ledger, args.target_ledger, args.mode, enabled=not args.disable
     )
     if args.disable:
         env.stdout.write(

@@ -8,8 +8,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from qldb_dr.aws import client as aws_client
 from qldb_dr.errors import ServiceError
-from qldb_dr.workflows.manifest import Rule, Schedule
+from qldb_dr.workflows.deployment import Workflow
+from qldb_dr.workflows.manifest import Rule, Schedule, standby_rule, start_role
 
 
 def put_schedule(scheduler: Any, schedule: Schedule, target_arn: str, role_arn: str, *, enabled: bool = True) -> None:
@@ -61,3 +63,21 @@ def put_rule(events: Any, rule: Rule, target_arn: str, role_arn: str, *, enabled
         )
     except (ClientError, BotoCoreError) as exc:
         raise ServiceError(f"cannot put the rule {rule.name}: {exc}") from exc
+
+
+def start_role_arn(region: str) -> str:
+    """The ARN of the role rules and schedules start the workflows with, in this account."""
+    try:
+        account = aws_client("sts", region).get_caller_identity()["Account"]
+    except (ClientError, BotoCoreError) as exc:
+        raise ServiceError(f"cannot tell this account (sts get-caller-identity in {region}): {exc}") from exc
+    return f"arn:aws:iam::{account}:role/{start_role(region)}"
+
+
+def put_standby(
+    restore: Workflow, bucket: str, prefix: str, ledger: str, target: str, mode: str, *, enabled: bool = True
+) -> Rule:
+    """The warm standby of `ledger`: its rule in the restore's region, started with the start role."""
+    rule = standby_rule(bucket, prefix, ledger, target, mode)
+    put_rule(aws_client("events", restore.region), rule, restore.arn, start_role_arn(restore.region), enabled=enabled)
+    return rule

@@ -130,6 +130,43 @@ class Watcher:
                 yield Step("map", name, None, counts=counts)
 
 
+def history(client: Any, execution_arn: str) -> list[dict[str, Any]]:
+    """Every event of an execution's history, in order."""
+    events: list[dict[str, Any]] = []
+    token = None
+    while True:
+        page = client.get_execution_history(
+            executionArn=execution_arn, maxResults=1000, **({"nextToken": token} if token else {})
+        )
+        events += page["events"]
+        token = page.get("nextToken")
+        if not token:
+            return sorted(events, key=lambda e: e["id"])
+
+
+def state_durations(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each state the execution entered, in order: its name, seconds from entered to exited
+    (None while it runs, or when it failed out), and whether it exited."""
+    durations: list[dict[str, Any]] = []
+    open_states: dict[str, dict[str, Any]] = {}
+    for event in events:
+        kind = event["type"]
+        if kind.endswith("StateEntered"):
+            entry = {"state": event["stateEnteredEventDetails"]["name"], "seconds": None, "exited": False}
+            entry["_at"] = event["timestamp"]
+            open_states[entry["state"]] = entry
+            durations.append(entry)
+        elif kind.endswith("StateExited"):
+            exited = open_states.pop(event["stateExitedEventDetails"]["name"], None)
+            if exited is not None:
+                entry = exited
+                entry["seconds"] = round((event["timestamp"] - entry["_at"]).total_seconds(), 3)
+                entry["exited"] = True
+    for entry in durations:
+        del entry["_at"]
+    return durations
+
+
 def describe(step: Step) -> str:
     """One line for a terminal."""
     at = step.at.strftime("%H:%M:%S.%f")[:-3] if step.at else " " * 12

@@ -3,6 +3,12 @@ region in its SigV4 credential scope.
 
 Any credentials are accepted (signatures are not checked: this endpoint listens on
 127.0.0.1 only); the region comes from the scope, and each region has its own ledgers.
+
+A region can be lost (`POST /_qldb-dr/outage {"region": R}`, as a drill does): from then on
+every request signed for it, to any service, is refused as an unreachable region's would
+fail (503 ServiceUnavailable), until `DELETE /_qldb-dr/outage?region=R` brings it back.
+What the endpoint does for that region inside its own process — a workflow already running
+there — goes on, but every call it makes to the region's services is refused too.
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ def credential_scope(environ: dict[str, Any]) -> tuple[str, str]:
 
 
 HEALTH_PATH = "/_qldb-dr/health"
+OUTAGE_PATH = "/_qldb-dr/outage"
 SERVICES = ("qldb", "qldb-session", "s3", "stepfunctions", "lambda", "events", "iam", "sts", "kms", "logs")
 
 
@@ -83,6 +90,7 @@ class Endpoint:
             self.exports.resume(self.registry.ledger(region, name, active=False))
         self.fallback = fallback
         self.deployment: dict[str, Any] | None = None  # what `local up` deployed, once it has
+        self.lost: set[str] = set()  # regions whose requests are refused (an outage)
 
     def health(self) -> dict[str, Any]:
         """`GET /_qldb-dr/health` (as LocalStack's `/_localstack/health`): ready once the
@@ -91,7 +99,27 @@ class Endpoint:
             "status": "ready" if self.deployment is not None else "starting",
             "services": {name: "available" for name in SERVICES},
             "deployment": self.deployment,
+            "lostRegions": sorted(self.lost),
         }
+
+    def _outage(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """Lose a region (POST {"region": R}) or bring it back (DELETE ?region=R)."""
+        method = environ.get("REQUEST_METHOD")
+        if method == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                region = str(json.loads(environ["wsgi.input"].read(length) or b"{}")["region"])
+            except (ValueError, KeyError, TypeError):
+                return _respond(start_response, 400, {"message": 'POST {"region": "<region>"} to lose a region'})
+            self.lost.add(region)
+            log.warning("region %s is lost: its requests are refused from now on", region)
+        elif method == "DELETE":
+            region = urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).get("region", [""])[0]
+            self.lost.discard(region)
+            log.warning("region %s is back", region)
+        elif method != "GET":
+            return _respond(start_response, 400, {"message": "GET, POST or DELETE"})
+        return _respond(start_response, 200, {"lostRegions": sorted(self.lost)})
 
     def close(self) -> None:
         """Orderly stop: let running exports finish writing, then close every ledger."""
@@ -101,7 +129,16 @@ class Endpoint:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") == "GET":
             return _respond(start_response, 200, self.health())
+        if environ.get("PATH_INFO") == OUTAGE_PATH:
+            return self._outage(environ, start_response)
         region, service = credential_scope(environ)
+        if region in self.lost:
+            return _respond(
+                start_response,
+                503,
+                {"__type": "ServiceUnavailable", "message": f"region {region} is unreachable (lost: {OUTAGE_PATH})"},
+                extra=[("x-amzn-ErrorType", "ServiceUnavailable")],
+            )
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if service == "qldb" or target.startswith("QLDBSession."):
             return self._qldb(environ, start_response, region, target)
