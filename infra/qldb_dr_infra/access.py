@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from aws_cdk import aws_iam as iam
 
-from qldb_dr.workflows.manifest import Access
+from qldb_dr.workflows.deployment import RESTORE
+from qldb_dr.workflows.manifest import Access, state_machine
 
 # QLDB's PartiQL actions in the STANDARD permissions mode (restore targets are created in it),
 # on a ledger's tables and its information_schema.
@@ -38,6 +39,7 @@ class Scope:
     prefix: str
     sources: tuple[str, ...]  # ledger names (or patterns) this region backs up
     targets: tuple[str, ...]  # ledger name patterns restores here may create and write
+    scratch: tuple[str, ...]  # ledger name patterns of drills' scratch ledgers, which drills delete
     export_role_arn: str
 
     def objects(self, *paths: str) -> list[str]:
@@ -59,7 +61,7 @@ def _key(scope: Scope, *actions: str) -> iam.PolicyStatement:
 
 def statements(access: frozenset[Access], scope: Scope) -> list[iam.PolicyStatement]:
     found: list[iam.PolicyStatement] = []
-    writes = {Access.PROOF_WRITE, Access.CATALOG_WRITE, Access.RESTORE_WRITE} & access
+    writes = {Access.PROOF_WRITE, Access.CATALOG_WRITE, Access.RESTORE_WRITE, Access.DRILL_WRITE} & access
     if Access.VAULT_READ in access:
         found += [
             iam.PolicyStatement(actions=["s3:ListBucket", "s3:ListBucketVersions"], resources=[scope.bucket_arn]),
@@ -73,6 +75,7 @@ def statements(access: frozenset[Access], scope: Scope) -> list[iam.PolicyStatem
         Access.PROOF_WRITE: "*/journal/*.proof.json",
         Access.CATALOG_WRITE: "*/catalog/*",
         Access.RESTORE_WRITE: "*/restores/*",
+        Access.DRILL_WRITE: "*/drills/*",
     }
     if writes:
         found += [
@@ -119,4 +122,24 @@ def statements(access: frozenset[Access], scope: Scope) -> list[iam.PolicyStatem
             iam.PolicyStatement(actions=["qldb:SendCommand", "qldb:DescribeLedger"], resources=targets),
             iam.PolicyStatement(actions=list(table_actions), resources=scope.tables(scope.targets)),
         ]
+    if Access.RESTORE_START in access:
+        restore = state_machine(RESTORE)
+        found += [
+            iam.PolicyStatement(
+                actions=["states:StartExecution"], resources=[restore.arn(scope.region, scope.account)]
+            ),
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution", "states:GetExecutionHistory"],
+                resources=[f"arn:aws:states:{scope.region}:{scope.account}:execution:{restore.name}:*"],
+            ),
+        ]
+    if Access.SCRATCH_DELETE in access and scope.scratch:
+        # A drill's scratch ledger only (created with deletion protection off, but UpdateLedger
+        # turns it off should a restore have set it).
+        found.append(
+            iam.PolicyStatement(
+                actions=["qldb:DescribeLedger", "qldb:UpdateLedger", "qldb:DeleteLedger"],
+                resources=scope.ledgers(scope.scratch),
+            )
+        )
     return found

@@ -23,6 +23,7 @@ from constructs import Construct
 
 from qldb_dr.workflows.config import DeploymentConfig, LedgerConfig
 from qldb_dr.workflows.manifest import (
+    DRILL_FAILED_METRIC,
     METRIC_DIMENSIONS,
     METRICS_NAMESPACE,
     RECOVERY_POINT_METRIC,
@@ -122,6 +123,27 @@ class Alarms(Construct):
                 namespace=METRICS_NAMESPACE,
                 metric_name=RESTORE_FAILED_METRIC,
                 dimensions_map={"SourceLedger": ledger.name, **METRIC_DIMENSIONS},
+                statistic="Sum",
+                period=Duration.minutes(5),
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+    def drill(self, ledger: LedgerConfig) -> None:
+        self._add(
+            f"{ledger.name}-drill-failed",
+            alarm_name=f"qldb-dr-drill-failed-{ledger.name}-{Stack.of(self).region}",
+            alarm_description=(
+                f"a drill of {ledger.name} did not verify its restore: the recovery it rehearsed would not have "
+                f"worked; see its report in the vault ({ledger.name}/drills/)"
+            ),
+            metric=cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=DRILL_FAILED_METRIC,
+                dimensions_map={"Ledger": ledger.name, **METRIC_DIMENSIONS},
                 statistic="Sum",
                 period=Duration.minutes(5),
             ),

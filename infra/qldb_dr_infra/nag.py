@@ -27,7 +27,7 @@ _WILDCARDS: tuple[tuple[str, str], ...] = (
     ),
     (r"^<VaultBucket[0-9A-F]+\.Arn>/\*$", f"read access to the vault: {_VAULT}"),
     (
-        r"^<VaultBucket[0-9A-F]+\.Arn>/[^*]*\*/(journal|catalog|restores)/\*(\.proof\.json)?$",
+        r"^<VaultBucket[0-9A-F]+\.Arn>/[^*]*\*/(journal|catalog|restores|drills)/\*(\.proof\.json)?$",
         f"writes only under one kind of key of any ledger's folder in the vault: {_VAULT}",
     ),
     (
@@ -43,15 +43,16 @@ _WILDCARDS: tuple[tuple[str, str], ...] = (
         + _ACCOUNT
         + r":ledger/[A-Za-z0-9-]+-\*(/table/\*|/information_schema/user_tables)?$",
         "restore targets are named when a restore starts: they are limited to the configured name patterns "
-        "(restoreTargets, by default each source's '<name>-*')",
+        "(restoreTargets, by default each source's '<name>-*'), and drills' scratch ledgers to '<name>-drill-*'",
     ),
     (
         r"^arn:aws:qldb:[a-z0-9-]+:" + _ACCOUNT + r":ledger/[A-Za-z0-9-]+/table/\*$",
         "a restore creates the source's tables in the target; their ids are the target's, unknown before",
     ),
     (
-        r"^arn:aws:states:[a-z0-9-]+:" + _ACCOUNT + r":execution:qldb-dr-(backup|restore)[:/]\*$",
-        "a Distributed Map runs its items as child executions of this state machine, named at run time",
+        r"^arn:aws:states:[a-z0-9-]+:" + _ACCOUNT + r":execution:qldb-dr-(backup|restore|drill)[:/]\*$",
+        "executions are named at run time: a Distributed Map runs its items as child executions of this "
+        "state machine, and a restore's execution is named by its restore id (which a drill chooses)",
     ),
     (
         r"^arn:aws:kms:[a-z0-9-]+:" + _ACCOUNT + r":key/\*$",

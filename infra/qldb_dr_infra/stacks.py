@@ -10,7 +10,8 @@ from aws_cdk import CfnOutput, Environment, Stack, Tags
 from constructs import Construct
 
 from qldb_dr.workflows.config import DeploymentConfig
-from qldb_dr.workflows.manifest import TAGS, Manifest, Region, Setting
+from qldb_dr.workflows.deployment import RESTORE
+from qldb_dr.workflows.manifest import TAGS, Manifest, Region, Setting, state_machine
 
 from .access import Scope
 from .alarms import Alarms
@@ -44,6 +45,7 @@ class RegionStack(Stack):
             prefix=config.vault_prefix,
             sources=sources,
             targets=config.targets(),
+            scratch=config.scratch(),
             export_role_arn=self.vault.export_role.role_arn,
         )
         values = {
@@ -52,6 +54,7 @@ class RegionStack(Stack):
             Setting.EXPORT_ROLE: self.vault.export_role.role_arn,
             Setting.VAULT_KEY: self.vault.key.key_arn,
             Setting.SETTLE_SECONDS: str(config.settle_seconds),
+            Setting.RESTORE_STATE_MACHINE: state_machine(RESTORE).arn(self.region, self.account),
         }
         self.workflows = Workflows(self, "Workflows", manifest=manifest, access=access, values=values)
         rules = manifest.rules(self.vault.bucket.bucket_name) if role is Region.DR else ()
@@ -69,6 +72,8 @@ class RegionStack(Stack):
             self.alarms.restore(ledger)
             if role is Region.PRIMARY:
                 self.alarms.staleness(ledger)
+            elif ledger.drill_minutes is not None:
+                self.alarms.drill(ledger)
         if role is Region.PRIMARY:
             replication = Replication(
                 self, "Replication", config=config, bucket=self.vault.bucket, key_arn=self.vault.key.key_arn

@@ -203,6 +203,12 @@ class RestoreIncompleteError(QldbDrError):
     retry` runs what did not finish."""
 
 
+class DrillFailedError(QldbDrError):
+    """A drill's restore did not verify (or did not finish): the recovery it rehearsed would
+    not have worked. Its report, in the vault under `<ledger>/drills/`, says which check. Not
+    retryable: the next drill runs on its schedule; fix the cause and start one to confirm."""
+
+
 class NotDeployedError(QldbDrError):
     """A workflow asked for is not deployed in the region. Not retryable."""
 

@@ -37,7 +37,7 @@ CONFIG: dict[str, Any] = {
         {"name": "orders", "strategy": "warm-standby", "targetLedger": "orders-standby", "rpoMinutes": 5},
         {"name": "payments", "strategy": "intermediate", "targetLedger": "payments-dr", "preloadMinutes": 360,
          "mode": "history"},
-        {"name": "audit", "strategy": "backup-restore", "rpoMinutes": 60},
+        {"name": "audit", "strategy": "backup-restore", "rpoMinutes": 60, "drillMinutes": 10080},
     ],
 }  # fmt: skip
 

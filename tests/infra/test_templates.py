@@ -258,7 +258,11 @@ def test_state_machines_log_everything_trace_and_carry_the_tags_the_cli_finds(
     template = synthesized.template(stack)
     vault, _ = _vault(template)
     machines = resources(template, "AWS::StepFunctions::StateMachine").values()
-    assert sorted(m["Properties"]["StateMachineName"] for m in machines) == ["qldb-dr-backup", "qldb-dr-restore"]
+    assert sorted(m["Properties"]["StateMachineName"] for m in machines) == [
+        "qldb-dr-backup",
+        "qldb-dr-drill",
+        "qldb-dr-restore",
+    ]
     for machine in machines:
         properties = machine["Properties"]
         assert properties["LoggingConfiguration"]["Level"] == "ALL"
@@ -314,7 +318,11 @@ def _ref_of_machine(template: dict[str, Any], name: str) -> str:
 
 def test_intermediate_ledgers_are_preloaded_by_a_scheduled_incremental_restore(synthesized: Synthesized) -> None:
     restore = _ref_of_machine(synthesized.dr, "qldb-dr-restore")
-    [schedule] = [s["Properties"] for s in resources(synthesized.dr, "AWS::Scheduler::Schedule").values()]
+    [schedule] = [
+        s["Properties"]
+        for s in resources(synthesized.dr, "AWS::Scheduler::Schedule").values()
+        if s["Properties"]["Name"].startswith("qldb-dr-preload-")
+    ]
     assert schedule["Name"] == "qldb-dr-preload-payments" and schedule["ScheduleExpression"] == "rate(6 hours)"
     assert _ref(schedule["Target"]["Arn"]) == restore
     assert json.loads(schedule["Target"]["Input"]) == {
@@ -470,6 +478,7 @@ def test_functions_reach_qldb_only_for_the_configured_ledgers_and_restore_target
         {f"ledger/{ledger['name']}" for ledger in CONFIG["ledgers"]}
         | {f"ledger/{ledger['name']}-*" for ledger in CONFIG["ledgers"]}
         | {f"ledger/{ledger['targetLedger']}" for ledger in CONFIG["ledgers"] if "targetLedger" in ledger}
+        | {f"ledger/{ledger['name']}-drill-*" for ledger in CONFIG["ledgers"]}
     )
     allowed |= {"ledger/audit-standby"}  # audit's default target name
     region = REGIONS[stack]
@@ -484,3 +493,37 @@ def test_functions_reach_qldb_only_for_the_configured_ledgers_and_restore_target
             assert ledger and ledger[0] in allowed, text
             seen.add(ledger[0])
     assert seen
+
+
+def test_a_ledger_with_drills_is_drilled_on_a_schedule_in_the_dr_region(synthesized: Synthesized) -> None:
+    drill = _ref_of_machine(synthesized.dr, "qldb-dr-drill")
+    schedules = [s["Properties"] for s in resources(synthesized.dr, "AWS::Scheduler::Schedule").values()]
+    [schedule] = [s for s in schedules if s["Name"].startswith("qldb-dr-drill-")]
+    assert schedule["Name"] == "qldb-dr-drill-audit" and schedule["ScheduleExpression"] == "rate(7 days)"
+    assert _ref(schedule["Target"]["Arn"]) == drill
+    assert json.loads(schedule["Target"]["Input"]) == {"sourceLedger": "audit", "mode": "latest"}
+    primary = [s["Properties"]["Name"] for s in resources(synthesized.primary, "AWS::Scheduler::Schedule").values()]
+    assert not [name for name in primary if name.startswith("qldb-dr-drill-")]
+
+
+def test_a_drill_that_does_not_verify_alarms_in_the_dr_region(synthesized: Synthesized) -> None:
+    [alarm] = [a for a in _alarms(synthesized.dr) if a["MetricName"] == manifest.DRILL_FAILED_METRIC]
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"Ledger": "audit", **manifest.METRIC_DIMENSIONS}
+    assert alarm["Threshold"] == 1 and alarm["TreatMissingData"] == "notBreaching"
+    assert not [a for a in _alarms(synthesized.primary) if a["MetricName"] == manifest.DRILL_FAILED_METRIC]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_only_drills_delete_ledgers_and_only_their_scratch_ledgers(synthesized: Synthesized, stack: str) -> None:
+    template = synthesized.template(stack)
+    deleting = [s for s in _statements(template) if "qldb:DeleteLedger" in _listed(s["Action"])]
+    assert deleting, "the drill's Finish step deletes its scratch ledger"
+    for statement in deleting:
+        for resource in _listed(statement["Resource"]):
+            text = resource if isinstance(resource, str) else "".join(str(p) for p in resource["Fn::Join"][1])
+            assert re.search(r":ledger/(orders|payments|audit)-drill-\*$", text), text
+    starting = [s for s in _statements(template) if "states:StartExecution" in _listed(s["Action"])]
+    for statement in starting:
+        for resource in _listed(statement["Resource"]):
+            text = json.dumps(resource)
+            assert "stateMachine:qldb-dr-" in text or "Ref" in text, text

@@ -37,7 +37,8 @@ def test_config_given_on_the_command_line_as_a_json_string_is_read() -> None:
 
 def test_config_targets_are_each_sources_pattern_and_its_standby() -> None:
     config = DeploymentConfig.from_json({"ledgers": [{"name": "orders", "strategy": "warm-standby"}]})
-    assert config.targets() == ("orders-*", "orders-standby")
+    assert config.targets() == ("orders-*", "orders-standby", "orders-drill-*")
+    assert config.scratch() == ("orders-drill-*",)
 
 
 @pytest.mark.parametrize(

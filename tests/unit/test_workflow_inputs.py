@@ -44,7 +44,13 @@ def test_backup_comment_example_is_an_input_the_backup_accepts() -> None:
     assert f'"settleSeconds" (default {default}' in _comment("backup")
 
 
-@pytest.mark.parametrize("name", ["backup", "restore"])
+def test_drill_comment_example_is_what_its_schedule_starts_it_with() -> None:
+    from qldb_dr.workflows.manifest import drill_schedule
+
+    assert _example("drill") == drill_schedule("orders", "latest", 60).input
+
+
+@pytest.mark.parametrize("name", ["backup", "restore", "drill"])
 def test_comment_names_no_file_outside_the_repository(name: str) -> None:
     for path in re.findall(r"[\w./-]+\.md", _comment(name)):
         assert (REPO / path).is_file(), f"{name}'s Comment names {path}, which the repository lacks"

@@ -11,6 +11,7 @@ waits for the restore between them (a Lambda cannot outlast a long restore).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
@@ -25,10 +26,10 @@ from qldb_dr.aws import client as aws_client
 from qldb_dr.catalog import Catalog, RecoveryPoint, Vault
 from qldb_dr.checks import Check, Status, worst
 from qldb_dr.encoding import iso, parse_iso
-from qldb_dr.errors import NoRecoveryPointsError, QldbDrError, ServiceError
+from qldb_dr.errors import InvalidInputError, NoRecoveryPointsError, ObjectExistsError, QldbDrError, ServiceError
 from qldb_dr.restore import runs
 from qldb_dr.restore.model import Mode, ReportStatus, Target
-from qldb_dr.workflows.deployment import RESTORE, Workflow, workflow
+from qldb_dr.workflows.deployment import RESTORE, Workflow, scratch_prefix, workflow
 from qldb_dr.workflows.watch import Step, Watcher, history, state_durations
 
 FORMAT_VERSION = 1
@@ -40,8 +41,9 @@ def new_drill_id(now: datetime | None = None) -> str:
 
 
 def scratch_name(source: str, drill_id: str) -> str:
-    """A target name for the drill's restore: QLDB's 32 characters at most."""
-    return f"{source[:13].rstrip('-')}-drill-{drill_id[9:15]}{drill_id[-4:]}"
+    """A target name for the drill's restore: QLDB's 32 characters at most, and under the
+    pattern the deployed drills may delete (`scratch_prefix`)."""
+    return f"{scratch_prefix(source)}{drill_id[9:15]}{drill_id[-4:]}"
 
 
 @dataclass
@@ -175,9 +177,11 @@ def restore_check(run: RestoreRun) -> Check:
 
 
 def write_report(vault: Vault, source: str, report: dict[str, Any]) -> str:
-    """Put the drill's report into the vault, once (`<source>/drills/<drillId>.json`)."""
+    """Put the drill's report into the vault, once (`<source>/drills/<drillId>.json`); a step
+    retried after writing it finds it there and leaves it (Object Lock keeps the first)."""
     key = f"{vault.drills(source)}{report['drillId']}.json"
-    vault.store.create(key, (json.dumps(report, indent=2, default=str) + "\n").encode())
+    with contextlib.suppress(ObjectExistsError):
+        vault.store.create(key, (json.dumps(report, indent=2, default=str) + "\n").encode())
     return key
 
 
@@ -188,12 +192,17 @@ def reports(vault: Vault, source: str) -> list[dict[str, Any]]:
 
 
 def delete_ledger(target: Target) -> None:
-    """Delete a scratch ledger (deletion protection off first, as QLDB requires)."""
+    """Delete a scratch ledger (deletion protection off first, as QLDB requires); one already
+    gone (an earlier attempt, or a restore that never created it) is left gone."""
     qldb = aws_client("qldb", target.region)
     try:
         qldb.update_ledger(Name=target.ledger, DeletionProtection=False)
         qldb.delete_ledger(Name=target.ledger)
-    except (ClientError, BotoCoreError) as exc:
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return
+        raise ServiceError(f"cannot delete the scratch ledger {target.ledger} in {target.region}: {exc}") from exc
+    except BotoCoreError as exc:
         raise ServiceError(f"cannot delete the scratch ledger {target.ledger} in {target.region}: {exc}") from exc
 
 
@@ -209,12 +218,19 @@ def _call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 def begin_scheduled(
-    source: str, region: str, *, vault: Vault | None = None, mode: Mode = Mode.LATEST, now: datetime | None = None
+    source: str,
+    region: str,
+    *,
+    vault: Vault | None = None,
+    mode: Mode = Mode.LATEST,
+    now: datetime | None = None,
+    restore: Workflow | None = None,
 ) -> dict[str, Any]:
     """Start restoring the latest recovery point of `source` in the DR vault of `region` into a
-    scratch ledger; the state `finish_scheduled` takes."""
+    scratch ledger; the state `finish_scheduled` takes. `restore`: the restore workflow, when the
+    caller knows it (a deployed drill's function is given its ARN and may not list state machines)."""
     now = now or datetime.now(UTC)
-    deployed = workflow(RESTORE, region)
+    deployed = restore or workflow(RESTORE, region)
     vault = vault or _deployed_vault(deployed)
     latest = Catalog(vault).latest(source)
     if latest is None:
@@ -241,6 +257,13 @@ def begin_scheduled(
         "recoveryPoint": point_json(latest, now),
         "restore": run.to_json(),
     }
+
+
+def restore_status(state: dict[str, Any]) -> str:
+    """The status of the drill's restore execution (RUNNING until it ends)."""
+    sfn = aws_client("stepfunctions", str(state["region"]))
+    description = _call(sfn.describe_execution, executionArn=state["restore"]["executions"][-1])
+    return str(description["status"])
 
 
 def finish_scheduled(state: dict[str, Any], *, delete: bool = True) -> dict[str, Any]:
@@ -275,10 +298,22 @@ def finish_scheduled(state: dict[str, Any], *, delete: bool = True) -> dict[str,
         "checks": [c.to_json() for c in checks],
         "steps": steps_of(sfn, run),
     }
-    report["reportKey"] = write_report(vault, run.source, report)
+    # The scratch ledger goes first, so that the report (written once) says whether it went.
+    cleanup: ServiceError | None = None
+    report["targetDeleted"] = False
     if delete and run.status != "RUNNING":
-        delete_ledger(Target(str(state["targetLedger"]), region))
-        report["targetDeleted"] = True
+        scratch = str(state["targetLedger"])
+        if not scratch.startswith(scratch_prefix(run.source)):  # never a ledger the drill did not name
+            raise InvalidInputError(f"{scratch} is not a scratch ledger of {run.source}'s drills: not deleted")
+        try:
+            delete_ledger(Target(scratch, region))
+            report["targetDeleted"] = True
+        except ServiceError as exc:
+            cleanup = exc
+            report["cleanupError"] = str(exc)
+    report["reportKey"] = write_report(vault, run.source, report)
+    if cleanup is not None:
+        raise cleanup  # the drill fails (and alarms): its scratch ledger is still there
     return report
 
 

@@ -27,7 +27,7 @@ import boto3
 from qldb_dr.errors import InvalidInputError
 from qldb_dr.local.aws.lambdas import deploy_function
 from qldb_dr.workflows.config import VAULT_KEY_ALIAS, DeploymentConfig
-from qldb_dr.workflows.deployment import VAULT_TAG
+from qldb_dr.workflows.deployment import RESTORE, VAULT_TAG
 from qldb_dr.workflows.manifest import (
     TAGS,
     Manifest,
@@ -147,6 +147,7 @@ def _workflows(client: Any, plan: Manifest, deployment: Deployment, region: str,
         Setting.EXPORT_ROLE: _role(client("iam", region), export_role(region), "qldb.amazonaws.com"),
         Setting.VAULT_KEY: deployment.keys[region],
         Setting.SETTLE_SECONDS: str(plan.config.settle_seconds),
+        Setting.RESTORE_STATE_MACHINE: state_machine(RESTORE).arn(region, account),
     }
     lam = client("lambda", region)
     arns = {

@@ -5,7 +5,8 @@ A drill or test facility, off unless set: the Replay Partition function's enviro
 variable QLDB_DR_FAULT_REPLAY = "<restoreId>/<partition>" (set with Lambda's
 UpdateFunctionConfiguration, so a function running in another process sees it as on AWS)
 makes that partition of that restore fail with InjectedFaultError, at its start, before it
-writes anything. Clearing the variable ends the fault: a retry of the restore then succeeds.
+writes anything; "*/<partition>" fails that partition of every restore (for a restore whose id
+is chosen later, as a scheduled drill's). Clearing the variable ends the fault: a retry of the restore then succeeds.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def replay_fault(restore_id: str, partition: int) -> str:
 
 def check_replay(environment: Mapping[str, str], restore_id: str, partition: int) -> None:
     """The one place the replay step reads the fault: raise if it names this batch."""
-    if environment.get(REPLAY_FAULT) == replay_fault(restore_id, partition):
+    if environment.get(REPLAY_FAULT) in (replay_fault(restore_id, partition), replay_fault("*", partition)):
         raise InjectedFaultError(
             f"partition {partition} of restore {restore_id}: a failure injected by {REPLAY_FAULT} (a drill or test)"
         )

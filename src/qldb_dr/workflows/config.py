@@ -27,6 +27,7 @@ from typing import Any
 
 from qldb_dr.errors import InvalidInputError
 from qldb_dr.restore.settings import check_ledger_name
+from qldb_dr.workflows.deployment import scratch_prefix
 
 DEFAULT_PRIMARY_REGION = "us-east-1"
 DEFAULT_DR_REGION = "us-west-2"
@@ -87,15 +88,19 @@ class DeploymentConfig:
 
     def targets(self) -> tuple[str, ...]:
         """The ledger names (IAM patterns) a restore may create and write: what the
-        configuration says, or each source's `<name>-*` and its standby or preload target."""
-        if self.restore_targets:
-            return self.restore_targets
-        found: list[str] = []
+        configuration says, or each source's `<name>-*` and its standby or preload target;
+        and, either way, each source's drill scratch ledgers."""
+        found: list[str] = list(self.restore_targets)
         for ledger in self.ledgers:
-            for name in (f"{ledger.name}-*", ledger.target):
+            names = (f"{ledger.name}-*", ledger.target) if not self.restore_targets else ()
+            for name in (*names, f"{scratch_prefix(ledger.name)}*"):
                 if name not in found:
                     found.append(name)
         return tuple(found)
+
+    def scratch(self) -> tuple[str, ...]:
+        """The ledger names (IAM patterns) of drills' scratch ledgers, which drills delete."""
+        return tuple(f"{scratch_prefix(ledger.name)}*" for ledger in self.ledgers)
 
     @classmethod
     def from_json(cls, value: Any, where: str = "the qldb-dr configuration") -> DeploymentConfig:

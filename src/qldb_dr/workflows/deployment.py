@@ -16,7 +16,14 @@ from qldb_dr.errors import NotDeployedError, ServiceError
 
 BACKUP = "qldb-dr-backup"
 RESTORE = "qldb-dr-restore"
+DRILL = "qldb-dr-drill"
 VAULT_TAG = "qldb-dr:vault-bucket"
+
+
+def scratch_prefix(ledger: str) -> str:
+    """What every scratch ledger of a drill of `ledger` is named with (then the drill's own id):
+    QLDB names have 32 characters at most, so the source's name is cut to 13."""
+    return f"{ledger[:13].rstrip('-')}-drill-"
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from typing import Any
 
 from qldb_dr.errors import QldbDrError
 from qldb_dr.workflows.config import DeploymentConfig, Strategy
-from qldb_dr.workflows.deployment import BACKUP, RESTORE, VAULT_TAG
+from qldb_dr.workflows.deployment import BACKUP, DRILL, RESTORE, VAULT_TAG
 
 # Everything qldb-dr deploys carries this tag (cost allocation, and finding it again).
 TAGS = {"qldb-dr:component": "qldb-dr"}
@@ -30,6 +30,10 @@ METRICS_NAMESPACE = "QldbDr"
 RECOVERY_POINT_METRIC = "RecoveryPointRecorded"  # 1 per recovery point; dimension Ledger
 RESTORE_FAILED_METRIC = "RestoreFailed"  # 1 per restore whose report is not OK; dimension SourceLedger
 RESTORE_VERIFIED_METRIC = "RestoreVerified"  # 1 per restore verified OK; dimension SourceLedger
+DRILL_FAILED_METRIC = "DrillFailed"  # 1 per drill whose restore did not verify; dimension Ledger
+DRILL_VERIFIED_METRIC = "DrillVerified"  # 1 per drill verified; dimension Ledger
+DRILL_RPO_METRIC = "DrillRpoSeconds"  # the latest recovery point's age when a drill began
+DRILL_RTO_METRIC = "DrillRtoSeconds"  # a drill's restore, start to verified
 RUNTIME = "python3.14"
 SERVICE = "qldb-dr"
 
@@ -47,6 +51,7 @@ class Setting(enum.StrEnum):
     EXPORT_ROLE = "QLDB_DR_EXPORT_ROLE_ARN"
     VAULT_KEY = "QLDB_DR_KMS_KEY_ARN"
     SETTLE_SECONDS = "QLDB_DR_SETTLE_SECONDS"
+    RESTORE_STATE_MACHINE = "QLDB_DR_RESTORE_STATE_MACHINE_ARN"
 
 
 class Access(enum.StrEnum):
@@ -64,6 +69,9 @@ class Access(enum.StrEnum):
     TARGET_CREATE = "create and describe restore targets"
     TARGET_WRITE = "create tables and indexes, write and redact documents in restore targets"
     TARGET_READ = "read restore targets (documents, history)"
+    RESTORE_START = "start and follow restores (this region's restore workflow and its executions)"
+    DRILL_WRITE = "write drills' reports"
+    SCRATCH_DELETE = "delete drills' scratch ledgers"
 
 
 # Every step reads the vault's location from its environment.
@@ -128,6 +136,11 @@ FUNCTIONS: tuple[Function, ...] = (
               A.TARGET_WRITE, A.TARGET_READ),
     _function("VerifyRestoreFunction", "verify_restore", 1769, 900, A.VAULT_READ, A.RESTORE_WRITE, A.TARGET_READ),
     _function("WriteReportFunction", "write_report", 512, 300, A.VAULT_READ, A.RESTORE_WRITE),
+    _function("BeginDrillFunction", "begin_drill", 256, 120, A.VAULT_READ, A.RESTORE_START,
+              settings=(Setting.RESTORE_STATE_MACHINE,)),
+    _function("CheckDrillFunction", "check_drill", 256, 60, A.RESTORE_START),
+    _function("FinishDrillFunction", "finish_drill", 512, 300, A.VAULT_READ, A.RESTORE_START, A.DRILL_WRITE,
+              A.SCRATCH_DELETE),
 )  # fmt: skip
 
 
@@ -186,7 +199,11 @@ class StateMachine:
         return f"arn:aws:states:{region}:{account}:stateMachine:{self.name}"
 
 
-STATE_MACHINES = (StateMachine(BACKUP, "backup.asl.json"), StateMachine(RESTORE, "restore.asl.json"))
+STATE_MACHINES = (
+    StateMachine(BACKUP, "backup.asl.json"),
+    StateMachine(RESTORE, "restore.asl.json"),
+    StateMachine(DRILL, "drill.asl.json"),
+)
 
 
 def state_machine(name: str) -> StateMachine:
@@ -268,6 +285,17 @@ def preload_schedule(ledger: str, target: str, mode: str, minutes: int) -> Sched
     )
 
 
+def drill_schedule(ledger: str, mode: str, minutes: int) -> Schedule:
+    return Schedule(
+        name=f"qldb-dr-drill-{ledger}",
+        region=Region.DR,
+        state_machine=DRILL,
+        expression=rate(minutes),
+        input={"sourceLedger": ledger, "mode": mode},
+        description=f"qldb-dr: drill {ledger} every {minutes} min (restore into a scratch ledger, verify, delete)",
+    )
+
+
 def standby_rule(bucket: str, prefix: str, ledger: str, target: str, mode: str) -> Rule:
     """Every recovery point of `ledger` arriving in the DR vault starts its standby's restore."""
     standby = json.dumps({"sourceLedger": ledger, "targetLedger": target, "mode": mode}, sort_keys=True)
@@ -328,6 +356,8 @@ def manifest(config: DeploymentConfig) -> Manifest:
         schedules.append(backup_schedule(ledger.name, ledger.rpo_minutes))
         if ledger.strategy is Strategy.INTERMEDIATE:
             schedules.append(preload_schedule(ledger.name, ledger.target, ledger.mode, ledger.preload_minutes))
+        if ledger.drill_minutes is not None:
+            schedules.append(drill_schedule(ledger.name, ledger.mode, ledger.drill_minutes))
     return Manifest(config, schedules=tuple(schedules))
 
 
