@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from qldb_dr.drill.core import restore_status
-
 from qldb_dr.logs import step
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from qldb_dr.drill.core import finish_scheduled
-
 from qldb_dr import metrics
+from qldb_dr.drill.core import finish_scheduled
 from qldb_dr.logs import step
 
 
