@@ -40,19 +40,30 @@ class Split:
     blocks: int = 0
 
 
-def split(data: bytes, location: str, partitions: int, after: int, cut: int) -> Split:
+def split(
+    data: bytes, location: str, partitions: int, after: int, cut: int, catch_up: frozenset[str] = frozenset()
+) -> Split:
+    """The revisions of the blocks after `after` up to `cut`, and — `catch_up`: table ids —
+    those tables' revisions of the blocks up to `after`, as though they were in block `after + 1`
+    (before everything new, and after the partitions' marks, which no earlier restore moved
+    beyond its block): a latest restore applies each document's last revision."""
     result = Split()
     for block in read_blocks(data, location):
-        if block.sequence_no <= after or block.sequence_no > cut:
+        if block.sequence_no > cut:
             continue
-        result.blocks += 1
+        again = block.sequence_no <= after
+        if again and not catch_up:
+            continue
+        result.blocks += not again
         documents = block.transaction_info.documents if block.transaction_info is not None else {}
         for revision in block.revisions or ():
             if revision.metadata is None:
-                result.system += 1
+                result.system += not again
                 continue
             doc_id = revision.document_id or ""
             entry = documents.get(doc_id)
+            if again and (entry is None or entry.table_id not in catch_up):
+                continue
             if entry is None:
                 result.unplaced += 1
                 continue
@@ -64,11 +75,13 @@ def split(data: bytes, location: str, partitions: int, after: int, cut: int) -> 
                     document_id=doc_id,
                     version=revision.version or 0,
                     kind={RevisionKind.USER: "user", RevisionKind.DELETED: "deleted"}.get(kind, "redacted"),
-                    sequence_no=block.sequence_no,
+                    sequence_no=after + 1 if again else block.sequence_no,
                     data=revision.data,
                     data_hash=revision.data_hash,
                 )
             )
+        if again:  # redactions are history mode's, which catches up nothing
+            continue
         # A redaction of an earlier revision (maybe exported before it, so still holding its
         # data): history mode redacts that version on the target too.
         for redacted in (block.redaction_info or {}).get("revisions", ()):
@@ -93,7 +106,8 @@ def partition_object(
     store = vault.store
     if item.get("pin"):  # the version Plan Restore verified, and nothing else
         store = PinnedStore(vault.store, {key: Pin.from_json(item["pin"])}, {})
-    result = split(store.read(key), store.describe(key), partitions, after, int(item["cut"]))
+    catch_up = frozenset(str(i) for i in item.get("catchUp", ()))
+    result = split(store.read(key), store.describe(key), partitions, after, int(item["cut"]), catch_up)
     for partition, revisions in sorted(result.revisions.items()):
         span = f"{int(item['first']):012d}-{int(item['last']):012d}"
         name = f"{partition_prefix(vault, source, restore_id, partition)}{span}.ion"

@@ -300,43 +300,70 @@ def _read(
     vault: Vault, points: list[RecoveryPoint], settings: Settings, cut: int | None, watermark: int
 ) -> tuple[Schema, list[dict[str, Any]], int, int, int]:
     """One pass over the blocks up to the cut: DDL (every block), the objects to partition and
-    their counts (blocks after the watermark)."""
+    their counts (blocks after the watermark, and — see `_catch_up` — the earlier blocks of tables
+    undropped since)."""
     store = vault.store
     schema = Schema()
-    objects: list[dict[str, Any]] = []
+    spans: list[tuple[dict[str, Any], int, int, int | None, int | None]] = []
     revisions = blocks = 0
     at_cut = -1
+    dropped_then: list[Table] | None = None  # the tables dropped when the watermark block committed
     for point in points:
         if point.first_block is None:
             continue
         for location in data_keys(store, point):
-            object_first = object_last = None
+            every_first = every_last = new_first = new_last = None
             for block in read_blocks(store.read(location), location):
                 if settings.at is not None and cut is None and block.timestamp > settings.at:
                     break
                 if cut is not None and block.sequence_no > cut:
                     break
+                if block.sequence_no > watermark and dropped_then is None:
+                    dropped_then = [t for t in schema.tables if not t.active]
                 at_cut = max(at_cut, block.sequence_no)
                 _learn(schema, block)
+                every_first = block.sequence_no if every_first is None else every_first
+                every_last = block.sequence_no
                 if block.sequence_no > watermark:
-                    object_first = block.sequence_no if object_first is None else object_first
-                    object_last = block.sequence_no
+                    new_first = block.sequence_no if new_first is None else new_first
+                    new_last = block.sequence_no
                     blocks += 1
                     revisions += sum(1 for r in block.revisions or () if r.metadata is not None)
-            if object_first is not None:
-                objects.append(
-                    {
-                        "bucket": getattr(store, "bucket", ""),
-                        "key": location,
-                        "first": object_first,
-                        "last": object_last,
-                        **({"pin": point.pins[location].to_json()} if location in point.pins else {}),
-                    }
-                )
+            if every_first is not None and every_last is not None:
+                item = {
+                    "bucket": getattr(store, "bucket", ""),
+                    "key": location,
+                    **({"pin": point.pins[location].to_json()} if location in point.pins else {}),
+                }
+                spans.append((item, every_first, every_last, new_first, new_last))
     final = cut if cut is not None else at_cut
+    undropped = _catch_up(schema, settings, watermark, dropped_then or [])
+    objects: list[dict[str, Any]] = []
+    for item, every_first, every_last, new_first, new_last in spans:
+        if undropped:
+            objects.append({**item, "first": every_first, "last": every_last, "catchUp": undropped})
+        elif new_first is not None:
+            objects.append({**item, "first": new_first, "last": new_last})
     for item in objects:
         item["cut"] = final
     return schema, objects, revisions, blocks, final
+
+
+def _catch_up(schema: Schema, settings: Settings, watermark: int, dropped_then: list[Table]) -> list[str]:
+    """The source table ids whose revisions up to the watermark an incremental latest restore
+    replays again: the tables dropped when the target's last restore planned, and undropped
+    since. That restore skipped their revisions (it restores the tables active at its block),
+    so the target lacks their documents, or holds them as they were before. History mode cannot
+    write versions before ones it holds: it refuses such a document (HistoryGapError)."""
+    if watermark < 0 or settings.mode is not Mode.LATEST:
+        return []
+    tables = [t for t in dropped_then if t.active]
+    for table in tables:
+        schema.notes.append(
+            f"table {table.name} was dropped at the target's block {watermark} and undropped since: its documents' "
+            f"revisions up to that block are replayed again"
+        )
+    return sorted(i for t in tables for i in t.ids)
 
 
 def _learn(schema: Schema, block: Block) -> None:
