@@ -200,7 +200,7 @@ def test_golden_blocks_from_ion_binary_verify_with_hashes_from_bytes(golden: Pat
     for record in simpleion.loads((golden / "decoded_stream_records.ion").read_text(), single_value=False):
         if record["recordType"] == "BLOCK_SUMMARY":
             blocks.append(record["payload"])
-    read = list(read_blocks(encode(blocks), "golden.ion", OutputFormat.ION_BINARY))
+    read = list(read_blocks(encode(blocks), "golden.ion", OutputFormat.ION_BINARY, hashes=True))
     assert len(read) == 5
     for block in read:
         assert block.transaction_info is not None and block.transaction_info.ion_hash is not None
@@ -243,7 +243,7 @@ def _block(revision: Any) -> Any:
 def test_read_blocks_binary_keeps_hashes_equal_to_the_typed_path() -> None:
     metadata = {"id": "d", "version": 0, "txTime": simpleion.loads("2024-01-01T00:00:00.000Z"), "txId": "t"}
     revision = {"hash": b"\x03" * 32, "data": {"a": [1, "x"]}, "metadata": metadata}
-    (block,) = read_blocks(dump_binary([_block(revision)]), "x.ion", OutputFormat.ION_BINARY)
+    (block,) = read_blocks(dump_binary([_block(revision)]), "x.ion", OutputFormat.ION_BINARY, hashes=True)
     assert block.revisions is not None
     (read,) = block.revisions
     assert read.metadata_ion_hash == ion_hash(metadata) and read.data_ion_hash == ion_hash({"a": [1, "x"]})
@@ -253,7 +253,7 @@ def test_read_blocks_binary_repeated_data_field_falls_back_to_hashing_the_value(
     revision = repeated_field_struct(
         [("data", {"a": 1}), ("hash", b"\x03" * 32), ("metadata", {"id": "d", "version": 0})], {"b": 2}
     )
-    (block,) = read_blocks(dump_binary([_block(revision)]), "x.ion", OutputFormat.ION_BINARY)
+    (block,) = read_blocks(dump_binary([_block(revision)]), "x.ion", OutputFormat.ION_BINARY, hashes=True)
     assert block.revisions is not None
     (read,) = block.revisions
     assert read.data_ion_hash is None  # which `data` the reader keeps is its business
@@ -267,6 +267,6 @@ def test_read_blocks_binary_tampered_data_byte_fails_the_revision_hash() -> None
     assert data.count(b"Alice") == 1
     forged = data.replace(b"Alice", b"Alicf")
     for encoded, verdict in ((data, Status.OK), (forged, Status.FAILURE)):
-        (block,) = read_blocks(encoded, "x.ion", OutputFormat.ION_BINARY)
+        (block,) = read_blocks(encoded, "x.ion", OutputFormat.ION_BINARY, hashes=True)
         checks = {c.name: c for c in verify_blocks([block])}
         assert checks["revision-hashes"].status is verdict

@@ -18,7 +18,7 @@ from amazon.ion.core import Timestamp
 from amazon.ion.exceptions import IonException
 
 from qldb_dr.errors import JournalFormatError
-from qldb_dr.ion import iter_text
+from qldb_dr.ion import iter_binary, iter_text
 from qldb_dr.ion.binary import iter_binary_located
 from qldb_dr.ion.binhash import Hasher, list_items, struct_fields
 from qldb_dr.ion.decoder import IonDecodeError
@@ -57,11 +57,19 @@ def detect_format(data: bytes, key: str) -> OutputFormat:
     return OutputFormat.JSON
 
 
-def read_blocks(data: bytes, key: str, output_format: OutputFormat | None = None) -> Iterator[Block]:
-    """The blocks of one export data object, in stored order."""
+def read_blocks(
+    data: bytes, key: str, output_format: OutputFormat | None = None, *, hashes: bool = False
+) -> Iterator[Block]:
+    """The blocks of one export data object, in stored order. ``hashes``: ION_BINARY blocks also
+    carry the Ion hashes of their transactionInfo and revisions, computed from the bytes (for
+    the verifier; a reader that does not verify does not pay for them)."""
     fmt = output_format or detect_format(data, key)
-    if fmt is OutputFormat.ION_BINARY:
+    if fmt is OutputFormat.ION_BINARY and hashes:
         yield from _binary_blocks(bytes(data), key)
+        return
+    if fmt is OutputFormat.ION_BINARY:
+        for position, value in enumerate(_iter_ion(iter_binary, data, key)):
+            yield block_from_ion(value, key, position)
         return
     values = _iter_json_lines(data, key) if fmt is OutputFormat.JSON else _iter_ion(iter_text, data, key)
     for position, value in enumerate(values):
