@@ -30,7 +30,7 @@ from qldb_dr.ion.decoder import LIST, IonDecodeError, decode_error, read_values,
 from qldb_dr.ion.encoder import Encoder
 from qldb_dr.ion.symbols import local_symbol_table, symbol_table_body
 
-__all__ = ["dump_binary", "iter_binary", "load_binary"]
+__all__ = ["dump_binary", "iter_binary", "iter_binary_located", "load_binary"]
 
 _IVM = b"\xe0\x01\x00\xea"
 
@@ -44,6 +44,21 @@ def iter_binary(data: bytes) -> Iterator[Any]:
     names the byte offset.
     """
     data = bytes(data)  # no copy for bytes; bytearray and memoryview slices lack .decode
+    for start, end, symbols in _user_values(data):
+        yield from read_values(data, start, end, symbols, LIST)
+
+
+def iter_binary_located(data: bytes) -> Iterator[tuple[Any, int, int, list[str | None]]]:
+    """As :func:`iter_binary`, each value with where it is: ``(value, start, end, symbols)``,
+    its bytes ``data[start:end]`` and the symbol table (text by SID) in force there, for
+    hashing it from its bytes (:mod:`qldb_dr.ion.binhash`). ``data`` must be ``bytes``."""
+    for start, end, symbols in _user_values(data):
+        for value in read_values(data, start, end, symbols, LIST):
+            yield value, start, end, symbols
+
+
+def _user_values(data: bytes) -> Iterator[tuple[int, int, list[str | None]]]:
+    """(start, end, symbol table) of each top-level value that is not a system value."""
     end = len(data)
     if not end:
         return
@@ -68,7 +83,7 @@ def iter_binary(data: bytes) -> Iterator[Any]:
         if table is not None:
             symbols = local_symbol_table(data, table, symbols, pos)
         else:
-            yield from read_values(data, pos, vend, symbols, LIST)
+            yield pos, vend, symbols
         pos = vend
 
 

@@ -45,7 +45,7 @@ def varuint_at(data: bytes, p: int) -> tuple[int, int]:
     return n, p
 
 
-def _decimal_fields(data: bytes, p: int, end: int) -> tuple[int, int, bool]:
+def decimal_fields(data: bytes, p: int, end: int) -> tuple[int, int, bool]:
     """(exponent, coefficient, negative zero) of an Ion decimal body ``data[p:end]``."""
     b = data[p]
     p += 1
@@ -75,7 +75,7 @@ def read_decimal(data: bytes, pos: int, end: int) -> Decimal:
     raw = data[pos:end]
     value = _DECIMALS.get(raw)
     if value is None:
-        exponent, coefficient, negative_zero = _decimal_fields(data, pos, end)
+        exponent, coefficient, negative_zero = decimal_fields(data, pos, end)
         # From a string the exponent is kept exactly; no context rounding applies.
         value = Decimal(f"-0E{exponent}" if negative_zero else f"{coefficient}E{exponent}")
         if len(_DECIMALS) >= CACHE_LIMIT:
@@ -90,7 +90,7 @@ def _fraction(data: bytes, pos: int, end: int) -> tuple[Decimal, int, int]:
     cached = _FRACTIONS.get(raw)
     if cached is not None:
         return cached
-    exponent, coefficient, negative_zero = _decimal_fields(data, pos, end)
+    exponent, coefficient, negative_zero = decimal_fields(data, pos, end)
     if coefficient == 0 and exponent >= 0:
         # Ion: a zero fraction with a non-negative exponent is no fraction at all.
         result = (_ZERO, 0, 0)

@@ -75,15 +75,24 @@ def merkle_path(hashes: Sequence[bytes], index: int) -> list[bytes]:
     return path
 
 
-def revision_hash(metadata: Any, data: Any = None, data_hash: bytes | None = None) -> bytes:
+def revision_hash(
+    metadata: Any,
+    data: Any = None,
+    data_hash: bytes | None = None,
+    *,
+    metadata_ion_hash: bytes | None = None,
+    data_ion_hash: bytes | None = None,
+) -> bytes:
     """dot(H(metadata), H(data)) — or the stored dataHash of a redacted revision.
 
     A deleted revision (no data, no dataHash) hashes as H(metadata): the local ledger
     writes it so; for real QLDB exports this rule is unconfirmed (docs/export-format.md).
+    ``metadata_ion_hash`` and ``data_ion_hash``, when given, are H(metadata) and H(data)
+    already computed from the bytes the values were read from (`Revision`).
     """
     if data_hash is None:
-        data_hash = EMPTY if data is None else ion_hash(data)
-    return dot(ion_hash(metadata), data_hash)
+        data_hash = EMPTY if data is None else data_ion_hash if data_ion_hash is not None else ion_hash(data)
+    return dot(metadata_ion_hash if metadata_ion_hash is not None else ion_hash(metadata), data_hash)
 
 
 def block_hash(entries_hash: bytes, previous_block_hash: bytes) -> bytes:

@@ -2,7 +2,9 @@
 
 Models keep the original Ion values where hashing needs them (`metadata`,
 `transaction_info.ion`, `redaction_info`): a hash is computed over the value exactly as
-QLDB wrote it, never over a re-built copy.
+QLDB wrote it, never over a re-built copy. Read from an ION_BINARY export, they also carry
+those hashes computed from the very bytes the values were decoded from (`metadata_ion_hash`,
+`data_ion_hash`, `transaction_info.ion_hash`): the same hash, without serialising the values.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ class Revision:
     data: Any = None
     data_hash: bytes | None = None
     metadata: Any = None  # the Ion struct {id, version, txTime, txId}, as read
+    # H(metadata), H(data) from the bytes they were read from, or None (hash the values).
+    metadata_ion_hash: bytes | None = field(default=None, compare=False, repr=False)
+    data_ion_hash: bytes | None = field(default=None, compare=False, repr=False)
 
     @property
     def kind(self) -> RevisionKind:
@@ -96,6 +101,7 @@ class TransactionInfo:
     statements: tuple[Statement, ...]
     documents: Mapping[str, DocumentEntry]
     ion: Any = field(compare=False, repr=False)
+    ion_hash: bytes | None = field(default=None, compare=False, repr=False)  # H(ion) from its bytes, if read so
 
 
 @dataclass(frozen=True, slots=True)

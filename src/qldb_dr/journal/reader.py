@@ -19,6 +19,8 @@ from amazon.ion.exceptions import IonException
 
 from qldb_dr.errors import JournalFormatError
 from qldb_dr.ion import iter_binary, iter_text
+from qldb_dr.ion.binary import iter_binary_located
+from qldb_dr.ion.binhash import Hasher, list_items, struct_fields
 from qldb_dr.ion.decoder import IonDecodeError
 from qldb_dr.journal.models import (
     Block,
@@ -55,17 +57,85 @@ def detect_format(data: bytes, key: str) -> OutputFormat:
     return OutputFormat.JSON
 
 
-def read_blocks(data: bytes, key: str, output_format: OutputFormat | None = None) -> Iterator[Block]:
-    """The blocks of one export data object, in stored order."""
+def read_blocks(
+    data: bytes, key: str, output_format: OutputFormat | None = None, *, hashes: bool = False
+) -> Iterator[Block]:
+    """The blocks of one export data object, in stored order. ``hashes``: ION_BINARY blocks also
+    carry the Ion hashes of their transactionInfo and revisions, computed from the bytes (for
+    the verifier; a reader that does not verify does not pay for them)."""
     fmt = output_format or detect_format(data, key)
-    if fmt is OutputFormat.JSON:
-        values = _iter_json_lines(data, key)
-    elif fmt is OutputFormat.ION_BINARY:
-        values = _iter_ion(iter_binary, data, key)
-    else:
-        values = _iter_ion(iter_text, data, key)
+    if fmt is OutputFormat.ION_BINARY and hashes:
+        yield from _binary_blocks(bytes(data), key)
+        return
+    if fmt is OutputFormat.ION_BINARY:
+        for position, value in enumerate(_iter_ion(iter_binary, data, key)):
+            yield block_from_ion(value, key, position)
+        return
+    values = _iter_json_lines(data, key) if fmt is OutputFormat.JSON else _iter_ion(iter_text, data, key)
     for position, value in enumerate(values):
         yield block_from_ion(value, key, position, json_origin=fmt is OutputFormat.JSON)
+
+
+def _binary_blocks(data: bytes, key: str) -> Iterator[Block]:
+    """ION_BINARY blocks, with the hashes of their transactionInfo and revisions taken from
+    the bytes each was decoded from (qldb_dr.ion.binhash): no value serialised to hash it."""
+    names: list[str | None] | None = None
+    hasher = Hasher(())
+    for position, (value, start, _, table) in enumerate(_iter_ion(iter_binary_located, data, key)):
+        if table is not names:
+            names, hasher = table, Hasher(table)
+        yield block_from_ion(value, key, position, hashes=_hashes(data, start, table, hasher))
+
+
+_Hashes = tuple[bytes | None, list[tuple[bytes | None, bytes | None]] | None]
+
+
+def _hashes(data: bytes, start: int, names: list[str | None], hasher: Hasher) -> _Hashes:
+    """(H(transactionInfo), [(H(metadata), H(data)) per revision]) of the block struct at
+    ``start``, each None where the value is absent or not located unambiguously (a repeated
+    field, an annotated or null container): the verifier then hashes the decoded value."""
+    try:
+        fields = struct_fields(data, start)
+        if fields is None:
+            return None, None
+        found = _once(fields, names, ("transactionInfo", "revisions"))
+        info = found.get("transactionInfo")
+        info_hash = None if info is None else hasher.hash_at(data, *info)
+        span = found.get("revisions")
+        items = None if span is None else list_items(data, span[0])
+        if items is None:
+            return info_hash, None
+        revisions: list[tuple[bytes | None, bytes | None]] = []
+        for _, item, _ in items:
+            members = struct_fields(data, item)
+            parts = {} if members is None else _once(members, names, ("metadata", "data"))
+            metadata, content = parts.get("metadata"), parts.get("data")
+            revisions.append(
+                (
+                    None if metadata is None else hasher.hash_at(data, *metadata),
+                    None if content is None else hasher.hash_at(data, *content),
+                )
+            )
+        return info_hash, revisions
+    except (IonDecodeError, IndexError, ValueError):
+        return None, None  # not expected for bytes the decoder read; the values are hashed instead
+
+
+def _once(
+    fields: Iterator[tuple[int, int, int]], names: list[str | None], wanted: tuple[str, ...]
+) -> dict[str, tuple[int, int]]:
+    """The span of each wanted field that occurs exactly once."""
+    found: dict[str, tuple[int, int]] = {}
+    repeated = set()
+    for sid, start, end in fields:
+        name = names[sid]
+        if name in wanted:
+            if name in found:
+                repeated.add(name)
+            found[name] = (start, end)
+    for name in repeated:
+        del found[name]
+    return found
 
 
 def _iter_ion(reader: Any, data: bytes, key: str) -> Iterator[Any]:
@@ -149,8 +219,13 @@ def _from_json(block: Any) -> Any:
 # -- Ion value -> models -----------------------------------------------------------------------
 
 
-def block_from_ion(value: Any, key: str, position: int, *, json_origin: bool = False) -> Block:
-    """A block model from the Ion struct QLDB writes (export object, GetBlock, BLOCK_SUMMARY)."""
+def block_from_ion(
+    value: Any, key: str, position: int, *, json_origin: bool = False, hashes: _Hashes = (None, None)
+) -> Block:
+    """A block model from the Ion struct QLDB writes (export object, GetBlock, BLOCK_SUMMARY).
+
+    ``hashes``: H(transactionInfo) and each revision's (H(metadata), H(data)) computed from
+    the bytes ``value`` was decoded from, kept on the models (see `_hashes`)."""
     sequence = None
     try:
         if not _is_struct(value):
@@ -161,6 +236,7 @@ def block_from_ion(value: Any, key: str, position: int, *, json_origin: bool = F
         if revisions is None and value.get("revisionSummaries") is not None:
             # A stream BLOCK_SUMMARY lists {hash, documentId} only: hash-only revisions.
             revisions = [{"hash": _field(s, "hash")} for s in _list(value, "revisionSummaries")]
+        info_hash, revision_hashes = hashes
         return Block(
             address=address,
             transaction_id=_text(value, "transactionId"),
@@ -169,9 +245,9 @@ def block_from_ion(value: Any, key: str, position: int, *, json_origin: bool = F
             entries_hash=_hash(value, "entriesHash"),
             previous_block_hash=_hash(value, "previousBlockHash", allow_empty=sequence == 0),
             entries_hash_list=tuple(_hash_item(h, "entriesHashList") for h in _list(value, "entriesHashList")),
-            transaction_info=_transaction_info(value.get("transactionInfo")),
+            transaction_info=_transaction_info(value.get("transactionInfo"), info_hash),
             redaction_info=value.get("redactionInfo"),
-            revisions=None if revisions is None else tuple(_revision(r) for r in _as_list(revisions, "revisions")),
+            revisions=None if revisions is None else _revisions(_as_list(revisions, "revisions"), revision_hashes),
         )
     except _Malformed as exc:
         where = f"block #{position + 1}" + ("" if sequence is None else f" (sequence {sequence})")
@@ -203,7 +279,13 @@ def revision_from_ion(value: Any, location: str) -> Revision:
         raise JournalFormatError(location, f"revision: {exc}") from exc
 
 
-def _revision(value: Any) -> Revision:
+def _revisions(values: list[Any], hashes: list[tuple[bytes | None, bytes | None]] | None) -> tuple[Revision, ...]:
+    if hashes is None or len(hashes) != len(values):
+        return tuple(_revision(r) for r in values)
+    return tuple(_revision(r, *h) for r, h in zip(values, hashes, strict=True))
+
+
+def _revision(value: Any, metadata_hash: bytes | None = None, data_hash: bytes | None = None) -> Revision:
     if not _is_struct(value):
         raise _Malformed(f"a revision must be a struct, found {_type_name(value)}")
     address = value.get("blockAddress")
@@ -215,17 +297,19 @@ def _revision(value: Any) -> Revision:
         version = metadata.get("version")
         if not isinstance(version, int) or isinstance(version, bool):
             raise _Malformed(f"revision metadata.version must be an int, found {_type_name(version)}")
-    data_hash = value.get("dataHash")
+    stored = value.get("dataHash")
     return Revision(
         hash=_hash(value, "hash"),
         address=None if address is None else address_from_ion(address),
         data=value.get("data"),
-        data_hash=None if data_hash is None else _hash_item(data_hash, "dataHash"),
+        data_hash=None if stored is None else _hash_item(stored, "dataHash"),
         metadata=metadata,
+        metadata_ion_hash=metadata_hash,
+        data_ion_hash=data_hash,
     )
 
 
-def _transaction_info(value: Any) -> TransactionInfo | None:
+def _transaction_info(value: Any, ion_hash: bytes | None = None) -> TransactionInfo | None:
     if value is None:
         return None
     if not _is_struct(value):
@@ -251,7 +335,7 @@ def _transaction_info(value: Any) -> TransactionInfo | None:
                 table_id=_text(entry, "tableId"),
                 statements=tuple(int(i) for i in entry.get("statements") or ()),
             )
-    return TransactionInfo(statements=statements, documents=documents, ion=value)
+    return TransactionInfo(statements=statements, documents=documents, ion=value, ion_hash=ion_hash)
 
 
 # -- field access with clear errors -------------------------------------------------------------

@@ -106,7 +106,8 @@ class _BlockChecks:
             if root not in entries:
                 check.fail("the revisions' Merkle root is not in entriesHashList", expected=b64(root), **where)
         if block.transaction_info is not None:
-            info_hash = ion_hash(block.transaction_info.ion)
+            info = block.transaction_info
+            info_hash = info.ion_hash if info.ion_hash is not None else ion_hash(info.ion)
             if info_hash not in entries:
                 if json_origin:
                     check.warn("transactionInfo hash " + NOT_FROM_JSON, **where)
@@ -191,7 +192,13 @@ class _BlockChecks:
                     **where,
                 )
                 continue
-            computed = revision_hash(revision.metadata, revision.data, revision.data_hash)
+            computed = revision_hash(
+                revision.metadata,
+                revision.data,
+                revision.data_hash,
+                metadata_ion_hash=revision.metadata_ion_hash,
+                data_ion_hash=revision.data_ion_hash,
+            )
             if computed == revision.hash:
                 check.passed()
             elif json_origin:

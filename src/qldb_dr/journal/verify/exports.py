@@ -94,7 +94,7 @@ class _Verifier(_AcrossExports, _RedactionChecks):
             first_seq: int | None = None
             last_seq: int | None = None
             try:
-                for block in read_blocks(data, location, fmt):
+                for block in read_blocks(data, location, fmt, hashes=True):
                     blocks_in_object += 1
                     first_seq = block.sequence_no if first_seq is None else first_seq
                     last_seq = block.sequence_no
