@@ -189,13 +189,17 @@ def test_standby_follows_recovery_points_as_they_arrive(deployed: tuple[Running,
         time.sleep(0.1)
     target = running.driver("orders-standby", region="us-west-2")
     assert _sorted(target, "Vehicle") == _sorted(driver, "Vehicle")
-    # Each recovery point changes Vehicle only: every standby restore verified OK all the same,
-    # and the operator finds them, and reads their state and report, from the CLI.
+    # Each recovery point changes Vehicle only: every standby restore verified all the same,
+    # and the operator finds them, and reads their state and report, from the CLI. Two standby
+    # restores may overlap (three backups in a row, each arrival starts one): one the next
+    # overtook before it could compare is SUPERSEDED, the documented and true verdict; the
+    # newest is OK.
     code, out, err = run("restore", "list", "--region", "us-west-2", "--json")
     assert code == 0, err
     listed = json.loads(out)
     assert len(listed) == 3 and {r["targetLedger"] for r in listed} == {"orders-standby"}, listed
-    assert all(r["standby"] and r["state"] == "SUCCEEDED" and r["verification"] == "OK" for r in listed), listed
+    assert all(r["standby"] and r["state"] == "SUCCEEDED" for r in listed), listed
+    assert {r["verification"] for r in listed} <= {"OK", "SUPERSEDED"} and listed[0]["verification"] == "OK", listed
     code, table, _ = run("restore", "list", "--region", "us-west-2", "--target-ledger", "orders-standby")
     assert code == 0 and table.count("(standby)") == 3 and "SUCCEEDED" in table
     code, out, _ = run("restore", "list", "--region", "us-west-2", "--source-ledger", "someone-else")
