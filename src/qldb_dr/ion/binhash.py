@@ -24,7 +24,7 @@ from struct import pack, unpack_from
 from qldb_dr.ion.constants import CACHE_LIMIT
 from qldb_dr.ion.decoder import IonDecodeError
 from qldb_dr.ion.hash import int_field, symbol, timestamp_representation, varint
-from qldb_dr.ion.scalars import decimal_fields, read_timestamp
+from qldb_dr.ion.scalars import decimal_fields, read_timestamp, varuint_at
 
 __all__ = ["Hasher", "ion_hash_binary", "list_items", "struct_fields"]
 
@@ -304,13 +304,7 @@ def _header(data: bytes, pos: int) -> tuple[int, int, int]:
     if ln == 0x0F or tb >> 4 == 0x1:
         return tb >> 4, pos, pos
     if ln == 0x0E or tb == 0xD1:
-        b = data[pos]
-        pos += 1
-        ln = b & 0x7F
-        while not b & 0x80:
-            b = data[pos]
-            pos += 1
-            ln = (ln << 7) | (b & 0x7F)
+        ln, pos = varuint_at(data, pos)
     return tb >> 4, pos, pos + ln
 
 
@@ -336,13 +330,7 @@ def _members(data: bytes, pos: int, end: int, struct: bool) -> Iterator[tuple[in
     sid = 0
     while pos < end:
         if struct:
-            b = data[pos]
-            pos += 1
-            sid = b & 0x7F
-            while not b & 0x80:
-                b = data[pos]
-                pos += 1
-                sid = (sid << 7) | (b & 0x7F)
+            sid, pos = varuint_at(data, pos)
         start = pos
         tid, _, pos = _header(data, pos)
         if tid == 0 and data[start] != 0x0F:
