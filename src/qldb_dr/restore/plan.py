@@ -9,6 +9,7 @@ before any write, naming the block.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -308,6 +309,7 @@ def _read(
     revisions = blocks = 0
     at_cut = -1
     dropped_then: list[Table] | None = None  # the tables dropped when the watermark block committed
+    earlier: Counter[str] = Counter()  # revisions up to the watermark, by table id
     for point in points:
         if point.first_block is None:
             continue
@@ -329,6 +331,11 @@ def _read(
                     new_last = block.sequence_no
                     blocks += 1
                     revisions += sum(1 for r in block.revisions or () if r.metadata is not None)
+                elif block.transaction_info is not None:  # what a catch-up would read again
+                    documents = block.transaction_info.documents
+                    for revision in block.revisions or ():
+                        if revision.metadata is not None and (entry := documents.get(revision.document_id or "")):
+                            earlier[entry.table_id] += 1
             if every_first is not None and every_last is not None:
                 item = {
                     "bucket": getattr(store, "bucket", ""),
@@ -338,6 +345,7 @@ def _read(
                 spans.append((item, every_first, every_last, new_first, new_last))
     final = cut if cut is not None else at_cut
     undropped = _catch_up(schema, settings, watermark, dropped_then or [])
+    revisions += sum(earlier[i] for i in undropped)
     objects: list[dict[str, Any]] = []
     for item, every_first, every_last, new_first, new_last in spans:
         if undropped:
