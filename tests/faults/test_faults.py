@@ -159,6 +159,9 @@ def test_endpoint_killed_mid_restore_then_a_fresh_start_gives_the_source_exactly
             write(source, 120, start=5000)
             code, out, err = run("backup", "run", "--ledger", "orders", "--settle-seconds", "0")
             assert code == 0, out + err
+            # Read before the restore starts, so that nothing stands between its first write
+            # seen and the kill (read after it, the restore could finish in between).
+            expected = contents(source)
             code, out, err = run(*START, "--target-ledger", "crashed", "--no-wait", "--max-concurrency", "1")
             assert code == 0, out + err
             target = first.driver("crashed", region="us-west-2")
@@ -174,7 +177,6 @@ def test_endpoint_killed_mid_restore_then_a_fresh_start_gives_the_source_exactly
                     break
                 assert time.monotonic() < deadline, "the restore never started writing"
                 time.sleep(0.02)
-            expected = contents(source)
             assert first.process is not None
             os.kill(first.process.pid, signal.SIGKILL)
             first.process.wait(timeout=10)
