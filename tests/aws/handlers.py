@@ -70,3 +70,39 @@ def read_object(event: Any, context: Any) -> dict[str, Any]:
 
 def not_json(event: Any, context: Any) -> Any:
     return {"when": object()}
+
+
+def sleep(event: Any, context: Any) -> dict[str, Any]:
+    """Sleeps event["seconds"], then says which process ran it and when (monotonic clock)."""
+    import os
+    import time
+
+    started = time.monotonic()
+    time.sleep(float(event.get("seconds", 0)))
+    return {"pid": os.getpid(), "started": started, "ended": time.monotonic()}
+
+
+def crash(event: Any, context: Any) -> dict[str, Any]:
+    """Ends its process as a broken handler would: os._exit, a segfault, or SystemExit."""
+    import ctypes
+    import os
+    import sys
+
+    how = event.get("how")
+    if how == "exit":
+        os._exit(3)
+    if how == "segfault":
+        ctypes.string_at(0)
+    if how == "system-exit":
+        sys.exit(2)
+    return {"pid": os.getpid()}
+
+
+def set_process_variable(event: Any, context: Any) -> dict[str, Any]:
+    """Sets os.environ[event["name"]] (a handler changing its own process) and reports its pid
+    and what its process environment holds."""
+    import os
+
+    if event.get("value") is not None:
+        os.environ[event["name"]] = event["value"]
+    return {"pid": os.getpid(), "value": os.environ.get(event["name"]), "vault": os.environ.get("VAULT_BUCKET")}

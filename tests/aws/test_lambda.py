@@ -108,6 +108,7 @@ def side_by_side() -> Iterator[int]:
     handlers.barrier = None
 
 
+@pytest.mark.lambda_inline  # patches or reads the handler in this process
 def test_concurrent_invocations_see_only_their_function_environment(
     aws: Running, side_by_side: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:

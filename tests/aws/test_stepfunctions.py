@@ -209,6 +209,7 @@ def test_distributed_map_failed_run_abandons_unstarted_items_as_pending(aws: Run
     assert all(set(r) == {"Input", "InputDetails", "Status"} and r["Status"] == "PENDING" for r in files["PENDING"])
 
 
+@pytest.mark.lambda_inline  # patches or reads the handler in this process
 def test_distributed_map_more_concurrent_items_than_http_threads_calling_endpoint_no_deadlock(
     aws: Running,
 ) -> None:
@@ -289,6 +290,7 @@ def test_retry_custom_error_name_scaled_clock_succeeds_on_third_attempt(aws: Run
     assert event_types(sfn, described["executionArn"]).count("LambdaFunctionFailed") == 2
 
 
+@pytest.mark.lambda_inline  # patches or reads the handler in this process
 def test_retry_exhausted_custom_error_caught_by_name(aws: Running) -> None:
     sfn = aws.client("stepfunctions")
     function = deploy_function(aws.client("lambda"), "flaky", "tests.aws.handlers.flaky")

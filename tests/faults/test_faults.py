@@ -87,6 +87,7 @@ class _Injected(Exception):
     """A failure injected into one replay transaction."""
 
 
+@pytest.mark.lambda_inline  # patches or reads the handler in this process
 @pytest.mark.parametrize("seed", SEEDS)
 def test_replay_failing_at_a_random_batch_then_retry_gives_the_source_exactly(
     deployed: tuple[Running, QldbDriver, Deployment], monkeypatch: pytest.MonkeyPatch, seed: int
@@ -111,6 +112,7 @@ def test_replay_failing_at_a_random_batch_then_retry_gives_the_source_exactly(
     assert contents(running.driver(f"flaky-{seed}", region="us-west-2")) == contents(driver)
 
 
+@pytest.mark.lambda_inline  # patches or reads the handler in this process
 def test_target_deleted_mid_restore_then_retry_and_a_fresh_start_give_the_source_exactly(
     deployed: tuple[Running, QldbDriver, Deployment], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,6 +19,7 @@ import requests
 from pyqldb.config.retry_config import RetryConfig
 from pyqldb.driver.qldb_driver import QldbDriver
 
+from qldb_dr.local.aws import environments, lambdas
 from qldb_dr.local.aws.moto_app import moto_app
 from qldb_dr.local.ledger.registry import Registry
 from qldb_dr.local.server.app import Endpoint
@@ -128,12 +129,20 @@ def local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Running]:
 
 
 @pytest.fixture
-def aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Running]:
-    """The whole local endpoint (ledger + S3, Step Functions, Lambda, …) in this process."""
+def aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Running]:
+    """The whole local endpoint (ledger + S3, Step Functions, Lambda, …) in this process; its
+    Lambda handlers in worker processes, as `qldb-dr local up` runs them — or, for a test
+    marked `lambda_inline` (it patches a handler's code here, or reads what it recorded), in
+    this process."""
     running = serve_with_aws(tmp_path / "data")
+    lambdas.set_mode("inline" if request.node.get_closest_marker("lambda_inline") else "process")
     monkeypatch.setenv("AWS_ENDPOINT_URL", running.url)
-    yield running
-    running.stop()
+    try:
+        yield running
+    finally:
+        running.stop()
+        environments.shutdown()  # no execution environment outlives its endpoint
+        lambdas.set_mode("process")
 
 
 @pytest.fixture

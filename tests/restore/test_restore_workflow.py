@@ -134,6 +134,7 @@ def test_restore_dry_run_prints_plan_and_estimate(deployed: tuple[Running, QldbD
     assert running.client("qldb", "us-west-2").list_ledgers()["Ledgers"] == []
 
 
+@pytest.mark.lambda_inline  # patches or reads the handler in this process
 def test_failed_batch_then_retry_gives_exact_target(
     deployed: tuple[Running, QldbDriver, Deployment], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,4 +1,5 @@
-"""Lambda for the local endpoint: a function runs its `Handler` in this process, no Docker.
+"""Lambda for the local endpoint: a function runs its `Handler` without Docker, in worker
+processes of its own as on AWS Lambda (environments.py), or in this process.
 
 moto's Lambda runs every invocation in a Docker container (`LambdaFunction._invoke_lambda`),
 and there is no Docker daemon where qldb-dr runs locally. The patch below imports the
@@ -6,18 +7,26 @@ function's handler (`tasks.verify_export.handler`, or AWS's file form
 `tasks/verify_export.handler`) and calls it with the decoded event and a Lambda-like
 context. What a handler sees is what it sees on AWS Lambda:
 
-* its Environment.Variables, and Lambda's own (AWS_REGION, AWS_LAMBDA_FUNCTION_NAME, …),
-  through `qldb_dr.runtime.environment()` — per invocation, in a context variable, because
-  many invocations run side by side in this one process (a Distributed Map);
+* its Environment.Variables, and Lambda's own (AWS_REGION, AWS_LAMBDA_FUNCTION_NAME, …), as
+  its process environment and through `qldb_dr.runtime.environment()`;
 * an exception becomes a function error whose payload is AWS's
   `{"errorType": <class name>, "errorMessage": str(exc), "stackTrace": [...]}`, so ASL
   Retry/Catch match the project's error names exactly as on AWS;
 * a result that is not JSON is `Runtime.MarshalError`, a handler that cannot be imported
   `Runtime.ImportModuleError` / `Runtime.HandlerNotFound`, a run longer than the function's
-  Timeout `Sandbox.Timedout` (reported when the handler returns: a thread cannot be killed).
+  Timeout `Sandbox.Timedout` (Step Functions then fails the task with that error name), a
+  process that dies `Runtime.ExitError`.
 
-Handlers run on the calling thread and share the process: they must not change process
-state (os.environ, sys.stdout, the working directory).
+Two modes (`QLDB_DR_LOCAL_LAMBDA`, read at install, or `set_mode()`):
+
+* "process" (the default: `qldb-dr local up`, the drill, the tests' endpoints): each function
+  has its own execution environments, processes that run one invocation at a time, warm,
+  up to the function's concurrency — so a Distributed Map runs on every core, a timeout kills
+  the handler, and a crash or a changed os.environ stays in its process.
+* "inline": handlers run on the calling thread of this process, many side by side, with
+  their variables in a context variable (`qldb_dr.runtime.invocation_environment`); a timeout
+  is reported only when the handler returns. For tests that patch a handler's code in the
+  test process, or read what it recorded there.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import os
 import sys
 import threading
 import time
@@ -37,9 +47,40 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from qldb_dr.local.aws import environments
 from qldb_dr.runtime import invocation_environment
 
 Handler = Callable[[Any, Any], Any]
+
+MODE_ENV = "QLDB_DR_LOCAL_LAMBDA"
+MODES = ("process", "inline")
+
+
+class _Settings:
+    mode = "process"
+    concurrency = environments.DEFAULT_CONCURRENCY
+
+
+_settings = _Settings()
+
+
+def set_mode(mode: str) -> None:
+    """Run handlers in worker processes ("process") or on the calling thread ("inline")."""
+    if mode not in MODES:
+        raise ValueError(f"{MODE_ENV}={mode!r}: give one of {', '.join(MODES)}")
+    _settings.mode = mode
+
+
+def mode() -> str:
+    return _settings.mode
+
+
+def set_concurrency(concurrency: int) -> None:
+    """The execution environments a function without reserved concurrency may have at once."""
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be 1 or more, got {concurrency}")
+    _settings.concurrency = concurrency
+
 
 ROLE_NAME = "qldb-dr-local-lambda"
 _TRUST_POLICY = json.dumps(
@@ -194,7 +235,20 @@ def _function_variables(function: Any, context: LambdaContext) -> dict[str, str]
     return variables
 
 
-def _invoke_in_process(self: Any, event: Any = None) -> tuple[str, bool, str]:
+def _fingerprint(function: Any) -> tuple[Any, ...]:
+    """What a function's environments are made from: a change retires them (as on AWS)."""
+    variables = tuple(sorted((str(k), str(v)) for k, v in (function.environment_vars or {}).items()))
+    return (
+        str(function.handler),
+        str(function.run_time),
+        float(function.timeout),
+        int(function.memory_size),
+        variables,
+        str(getattr(function, "code_sha_256", "")),
+    )
+
+
+def _invoke(self: Any, event: Any = None) -> tuple[str, bool, str]:
     """Replaces `LambdaFunction._invoke_lambda` (moto: runs the function in Docker)."""
     # moto decodes the request body; an empty body reaches here as the text "{}" (AWS passes {}).
     if event is None or event == "{}":
@@ -211,8 +265,54 @@ def _invoke_in_process(self: Any, event: Any = None) -> tuple[str, bool, str]:
         log_stream_name=f"{today}/[{self.version}]{request_id.replace('-', '')}",
         timeout_seconds=float(self.timeout),
     )
-    done = run_handler(str(self.handler), event, context, _function_variables(self, context))
-    return done.payload, done.errored, done.log
+    variables = _function_variables(self, context)
+    if _settings.mode == "inline":
+        done = run_handler(str(self.handler), event, context, variables)
+        return done.payload, done.errored, done.log
+    request = environments.Request(
+        handler=str(self.handler),
+        event=event,
+        context={
+            "function_name": context.function_name,
+            "function_version": context.function_version,
+            "invoked_function_arn": context.invoked_function_arn,
+            "memory_limit_in_mb": context.memory_limit_in_mb,
+            "aws_request_id": context.aws_request_id,
+            "log_group_name": context.log_group_name,
+            "log_stream_name": context.log_stream_name,
+            "timeout_seconds": context.timeout_seconds,
+        },
+        environment={**os.environ, **variables},
+    )
+    key = (str(self.account_id), str(self.region), str(self.function_name), str(self.version))
+    concurrency = int(self.reserved_concurrency) if self.reserved_concurrency else _settings.concurrency
+    outcome = environments.invoke(key, _fingerprint(self), concurrency, request, context.timeout_seconds)
+    return outcome.payload, outcome.errored, outcome.log
+
+
+def _retiring_on_reset(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wraps `LambdaBackend.reset`: a reset of moto's Lambda ends its functions' environments."""
+
+    def reset(self: Any) -> None:
+        account, region = str(self.account_id), str(self.region_name)
+        environments.retire(lambda key: key[:2] == (account, region))
+        original(self)
+
+    reset.__wrapped__ = original  # type: ignore[attr-defined]
+    return reset
+
+
+def _retiring_on_delete(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wraps `LambdaBackend.delete_function`: a deleted function's environments end."""
+
+    def delete_function(self: Any, function_name: str, qualifier: str | None = None) -> None:
+        original(self, function_name, qualifier)
+        account, region = str(self.account_id), str(self.region_name)
+        name = function_name.split(":")[6] if function_name.startswith("arn:") else function_name
+        environments.retire(lambda key: key[:3] == (account, region, name))
+
+    delete_function.__wrapped__ = original  # type: ignore[attr-defined]
+    return delete_function
 
 
 def _invoke_unhandled(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -281,15 +381,21 @@ def invoke_function(
 
 
 def install() -> None:
-    """Patch moto's Lambda (idempotent)."""
-    from moto.awslambda.models import LambdaFunction
+    """Patch moto's Lambda (idempotent). Reads QLDB_DR_LOCAL_LAMBDA and
+    QLDB_DR_LOCAL_LAMBDA_CONCURRENCY once."""
+    from moto.awslambda.models import LambdaBackend, LambdaFunction
 
     from qldb_dr.local.aws.patching import first_time, replace
 
     if not first_time("lambdas"):
         return
+    set_mode(os.environ.get(MODE_ENV, "").strip() or "process")
+    set_concurrency(environments.default_concurrency())
     # moto lacks: running a function without Docker. This one method is the Docker path.
-    replace(LambdaFunction, "_invoke_lambda", _invoke_in_process)
+    replace(LambdaFunction, "_invoke_lambda", _invoke)
+    # Environments end with their function (moto keeps no process to end).
+    replace(LambdaBackend, "reset", _retiring_on_reset(LambdaBackend.reset))
+    replace(LambdaBackend, "delete_function", _retiring_on_delete(LambdaBackend.delete_function))
     # moto lacks: AWS's "Unhandled" function-error label.
     replace(LambdaFunction, "invoke", _invoke_unhandled(LambdaFunction.invoke))
 
