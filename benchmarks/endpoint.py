@@ -1,6 +1,7 @@
 """Benchmark: the local endpoint's Step Functions + Lambda, out of process.
 
     python -m benchmarks.endpoint [--items 200] [--concurrency 1 4 16] [--repeat 3] [--starts 3]
+                                  [--cpu-items 60] [--cpu-concurrency 1 2 4]
 
 Starts real `qldb-dr local up` processes and measures:
 
@@ -10,15 +11,21 @@ Starts real `qldb-dr local up` processes and measures:
   from a JSON list in S3 (ItemReader s3:getObject) and runs each as a child execution
   whose one Task state calls `benchmarks.endpoint.noop`, a trivial real handler, at each
   MaxConcurrency; timed from StartExecution to SUCCEEDED, the best of --repeat runs, with
-  ratios against MaxConcurrency 1 measured in the same run.
+  ratios against MaxConcurrency 1 measured in the same run;
+* the same Map over --cpu-items items whose handler is CPU-bound (`benchmarks.endpoint.cpu`,
+  ~20 ms of SHA-256 per item) at each --cpu-concurrency, once with the endpoint's Lambda
+  execution environments (worker processes, `QLDB_DR_LOCAL_LAMBDA=process`, what users run)
+  and once with the handlers in the endpoint's process (`inline`, the old behaviour and the
+  baseline: GIL-bound, ≈1× whatever MaxConcurrency says). On 2 cores MaxConcurrency 4
+  should give ≥ 1.6× the items/s of MaxConcurrency 1 in process mode.
 
-Every handler runs in the endpoint's process, so the figures are GIL-bound: compare the
-ratios, not the seconds (a noisy 2-core machine).
+Compare the ratios, not the seconds (a noisy 2-core machine).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import socket
@@ -39,6 +46,20 @@ def noop(event: Any, context: Any) -> dict[str, Any]:
     return {"id": event.get("id")}
 
 
+CPU_BUFFER = bytes(range(256)) * 8  # 2 KiB
+CPU_ROUNDS = 10_000  # ≈ 20 ms of SHA-256 on this machine's cores
+
+
+def cpu(event: Any, context: Any) -> dict[str, Any]:
+    """The CPU-bound handler: chains SHA-256 over a 2 KiB buffer CPU_ROUNDS times. Each call stays
+    under hashlib's 2048-byte GIL-release threshold, so like most Python work it holds the GIL:
+    handlers in one process cannot run it side by side."""
+    digest = b""
+    for _ in range(CPU_ROUNDS):
+        digest = hashlib.sha256(digest + CPU_BUFFER[:2047]).digest()
+    return {"id": event.get("id"), "digest": digest.hex()[:16]}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -49,12 +70,13 @@ def free_port() -> int:
 class Endpoint:
     """A `qldb-dr local up` child process on a port chosen here."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, lambda_mode: str = "process") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
         env.update(AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", AWS_DEFAULT_REGION="us-east-1")
         env.pop("AWS_ENDPOINT_URL", None)
+        env["QLDB_DR_LOCAL_LAMBDA"] = lambda_mode
         self.started = time.perf_counter()
         command = [sys.executable, "-m", "qldb_dr.cli.main", "local", "up", "--port", str(self.port)]
         self.process = subprocess.Popen(
@@ -114,7 +136,7 @@ def start_up(starts: int) -> list[float]:
     return times
 
 
-def machine(function_arn: str, concurrency: int) -> str:
+def machine(function_arn: str, concurrency: int, key: str = "items.json") -> str:
     return json.dumps(
         {
             "StartAt": "Run Items",
@@ -124,7 +146,7 @@ def machine(function_arn: str, concurrency: int) -> str:
                     "ItemReader": {
                         "Resource": "arn:aws:states:::s3:getObject",
                         "ReaderConfig": {"InputType": "JSON"},
-                        "Parameters": {"Bucket": "bench", "Key": "items.json"},
+                        "Parameters": {"Bucket": "bench", "Key": key},
                     },
                     "ItemProcessor": {
                         "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
@@ -140,21 +162,30 @@ def machine(function_arn: str, concurrency: int) -> str:
     )
 
 
-def items_per_second(endpoint: Endpoint, items: int, levels: list[int], repeat: int) -> dict[int, float]:
+def items_per_second(
+    endpoint: Endpoint,
+    items: int,
+    levels: list[int],
+    repeat: int,
+    handler: str = "benchmarks.endpoint.noop",
+) -> dict[int, float]:
     from qldb_dr.local.aws.lambdas import deploy_function
 
     s3, sfn = endpoint.client("s3"), endpoint.client("stepfunctions")
-    s3.create_bucket(Bucket="bench")
-    s3.put_object(Bucket="bench", Key="items.json", Body=json.dumps([{"id": i} for i in range(items)]))
-    function = deploy_function(
-        endpoint.client("lambda"), "noop", "benchmarks.endpoint.noop", iam=endpoint.client("iam")
-    )
+    name = handler.rsplit(".", 1)[1]
+    key = f"{name}-items.json"
+    if "bench" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket="bench")
+    s3.put_object(Bucket="bench", Key=key, Body=json.dumps([{"id": i} for i in range(items)]))
+    function = deploy_function(endpoint.client("lambda"), name, handler, iam=endpoint.client("iam"))
     rates: dict[int, float] = {}
-    for concurrency in [1, *levels]:  # the first run warms the executor up; not reported
+    # The first run warms the executor (and for the CPU handler, its execution environments) up;
+    # it is not reported.
+    for concurrency in [max(levels), *levels]:
         arn = sfn.create_state_machine(
-            name=f"bench-{concurrency}-{time.monotonic_ns()}",
+            name=f"bench-{name}-{concurrency}-{time.monotonic_ns()}",
             roleArn="arn:aws:iam::123456789012:role/bench",
-            definition=machine(function, concurrency),
+            definition=machine(function, concurrency, key),
         )["stateMachineArn"]
         for _ in range(repeat):
             started = time.perf_counter()
@@ -168,12 +199,36 @@ def items_per_second(endpoint: Endpoint, items: int, levels: list[int], repeat: 
     return rates
 
 
+def cpu_rates(mode: str, items: int, levels: list[int], repeat: int) -> dict[int, float]:
+    with tempfile.TemporaryDirectory() as data:
+        endpoint = Endpoint(Path(data), lambda_mode=mode)
+        try:
+            endpoint.wait_ready()
+            return items_per_second(endpoint, items, levels, repeat, handler="benchmarks.endpoint.cpu")
+        finally:
+            endpoint.stop()
+
+
+def timeit_cpu() -> float:
+    """CPU seconds of one `cpu` invocation here, the best of 5."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.process_time()
+        cpu({}, None)
+        best = min(best, time.process_time() - started)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--items", type=int, default=200, help="items in the Distributed Map (200)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16], help="MaxConcurrency levels")
     parser.add_argument("--repeat", type=int, default=3, help="runs per level, the best counts (3)")
     parser.add_argument("--starts", type=int, default=3, help="start-ups to time (3)")
+    parser.add_argument("--cpu-items", type=int, default=60, help="items in the CPU-bound Map (60)")
+    parser.add_argument(
+        "--cpu-concurrency", type=int, nargs="+", default=[1, 2, 4], help="MaxConcurrency levels, CPU-bound"
+    )
     args = parser.parse_args()
 
     times = start_up(args.starts)
@@ -195,6 +250,16 @@ def main() -> None:
             f"Distributed Map, MaxConcurrency {concurrency:>3}: {rates[concurrency]:7.1f} Lambda-task items/s "
             f"({rates[concurrency] / base:.2f}x MaxConcurrency {args.concurrency[0]})"
         )
+    per_item = timeit_cpu()
+    print(f"CPU-bound handler: {per_item * 1000:.1f} ms of CPU per item (in this process)")
+    base_level = args.cpu_concurrency[0]
+    for mode in ("process", "inline"):
+        cpu = cpu_rates(mode, args.cpu_items, args.cpu_concurrency, args.repeat)
+        for concurrency in args.cpu_concurrency:
+            print(
+                f"CPU-bound Map, Lambda {mode:<7}, MaxConcurrency {concurrency:>3}: {cpu[concurrency]:6.1f} items/s "
+                f"({cpu[concurrency] / cpu[base_level]:.2f}x MaxConcurrency {base_level})"
+            )
     if median > START_LIMIT:
         sys.exit(f"start-up {median:.2f} s is over the {START_LIMIT:.0f} s limit")
 
