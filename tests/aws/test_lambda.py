@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from qldb_dr.local.aws.lambdas import ROLE_NAME, LambdaContext, deploy_function, run_handler
+from qldb_dr.local.aws.handler import LambdaContext, run_handler
+from qldb_dr.local.aws.lambdas import ROLE_NAME, deploy_function
 from tests.aws import handlers
 from tests.aws.support import create_machine, output, run
 from tests.local.conftest import Running

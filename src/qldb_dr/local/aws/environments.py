@@ -39,6 +39,8 @@ from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
+from qldb_dr.local.aws.handler import Invocation, LambdaContext, resolve_handler, run_handler
+
 CONCURRENCY_ENV = "QLDB_DR_LOCAL_LAMBDA_CONCURRENCY"
 DEFAULT_CONCURRENCY = 4
 INIT_SECONDS = 60.0  # how long a new environment may take to import its handler (Lambda's init phase)
@@ -47,22 +49,13 @@ _PR_SET_PDEATHSIG = 1
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One invocation, as sent to a worker: what `lambdas.run_handler` needs, and the environment
+    """One invocation, as sent to a worker: what `handler.run_handler` needs, and the environment
     the function's process has (the endpoint's own, then Lambda's variables and the function's)."""
 
     handler: str
     event: Any
     context: dict[str, Any]  # LambdaContext's fields
     environment: dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """A finished invocation: the payload (JSON text), whether it is a function error, its log."""
-
-    payload: str
-    errored: bool
-    log: str
 
 
 # -- the worker's side --------------------------------------------------------------------------
@@ -85,8 +78,6 @@ def serve(conn: Connection, alive: Connection, handler: str) -> None:
     """A worker process's main: import the handler once (Lambda's init), then run one
     invocation at a time until the endpoint closes the connection."""
     _die_with_parent(alive)
-    from qldb_dr.local.aws.lambdas import LambdaContext, resolve_handler, run_handler
-
     with contextlib.suppress(Exception):  # reported by each invocation, as Lambda reports an init error
         resolve_handler(handler)
     conn.send("ready")
@@ -99,7 +90,7 @@ def serve(conn: Connection, alive: Connection, handler: str) -> None:
             os.environ.clear()
             os.environ.update(request.environment)
         done = run_handler(request.handler, request.event, LambdaContext(**request.context), {})
-        conn.send(Outcome(done.payload, done.errored, done.log))
+        conn.send(done)
 
 
 # -- the endpoint's side ------------------------------------------------------------------------
@@ -196,25 +187,25 @@ class Worker:
     def alive(self) -> bool:
         return bool(self.process.is_alive())
 
-    def run(self, request: Request, timeout: float) -> tuple[Outcome, bool]:
+    def run(self, request: Request, timeout: float) -> tuple[Invocation, bool]:
         """The invocation's outcome, and whether this environment can be reused."""
         request_id = str(request.context["aws_request_id"])
         started = time.monotonic()
         try:
             self.conn.send(request)
             if self.conn.poll(timeout):
-                outcome: Outcome = self.conn.recv()
+                outcome: Invocation = self.conn.recv()
                 return outcome, True
         except (EOFError, OSError):  # the process ended: os._exit, a signal, SystemExit
             self.process.join(timeout=5)
             reason = _exit_reason(self.process.exitcode)
             message = f"RequestId: {request_id} Error: Runtime exited with error: {reason}"
             log = _log(request, time.monotonic() - started, "error")
-            return Outcome(_error("Runtime.ExitError", message, request_id), True, log), False
+            return Invocation(_error("Runtime.ExitError", message, request_id), True, log), False
         self.kill()  # over its Timeout: Lambda stops the environment
         message = f"{_stamp()} {request_id} Task timed out after {timeout:.2f} seconds"
         log = _log(request, time.monotonic() - started, "timeout")
-        return Outcome(_error("Sandbox.Timedout", message, request_id), True, log), False
+        return Invocation(_error("Sandbox.Timedout", message, request_id), True, log), False
 
     def stop(self) -> None:
         self.conn.close()  # the worker reads EOF and returns
@@ -266,7 +257,7 @@ class Function:
         if worker is not None:
             worker.stop()
 
-    def invoke(self, request: Request, timeout: float) -> Outcome:
+    def invoke(self, request: Request, timeout: float) -> Invocation:
         worker = self._acquire()
         reusable = False
         try:
@@ -276,7 +267,9 @@ class Function:
                 except RuntimeError as exc:
                     request_id = str(request.context["aws_request_id"])
                     message = f"RequestId: {request_id} Error: {exc}"
-                    return Outcome(_error("Runtime.ExitError", message, request_id), True, _log(request, 0.0, "error"))
+                    return Invocation(
+                        _error("Runtime.ExitError", message, request_id), True, _log(request, 0.0, "error")
+                    )
             outcome, reusable = worker.run(request, timeout)
             return outcome
         finally:
@@ -300,7 +293,9 @@ _functions: dict[tuple[str, ...], Function] = {}
 _functions_lock = threading.Lock()
 
 
-def invoke(key: tuple[str, ...], fingerprint: Hashable, concurrency: int, request: Request, timeout: float) -> Outcome:
+def invoke(
+    key: tuple[str, ...], fingerprint: Hashable, concurrency: int, request: Request, timeout: float
+) -> Invocation:
     """Run `request` in one of the environments of function `key` (account, region, name,
     version); a new `fingerprint` (its configuration and code) retires the old ones."""
     with _functions_lock:
