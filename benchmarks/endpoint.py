@@ -1,7 +1,7 @@
 """Benchmark: the local endpoint's Step Functions + Lambda, out of process.
 
     python -m benchmarks.endpoint [--items 200] [--concurrency 1 4 16] [--repeat 3] [--starts 3]
-                                  [--cpu-items 60] [--cpu-concurrency 1 2 4]
+                                  [--cpu-items 200] [--cpu-concurrency 1 2 4]
 
 Starts real `qldb-dr local up` processes and measures:
 
@@ -240,7 +240,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16], help="MaxConcurrency levels")
     parser.add_argument("--repeat", type=int, default=3, help="runs per level, the best counts (3)")
     parser.add_argument("--starts", type=int, default=3, help="start-ups to time (3)")
-    parser.add_argument("--cpu-items", type=int, default=60, help="items in the CPU-bound Map (60)")
+    parser.add_argument("--cpu-items", type=int, default=200, help="items in the CPU-bound Map (200)")
     parser.add_argument(
         "--cpu-concurrency", type=int, nargs="+", default=[1, 2, 4], help="MaxConcurrency levels, CPU-bound"
     )
