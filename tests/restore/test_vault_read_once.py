@@ -17,9 +17,10 @@ import qldb_dr.aws
 from qldb_dr.backup import Settings
 from qldb_dr.errors import VaultVerificationError
 from qldb_dr.restore import steps
+from qldb_dr.restore import target as targets
 from tests.backup.conftest import write
 from tests.local.conftest import Running
-from tests.restore.conftest import backup, plan, restore
+from tests.restore.conftest import backup, plan, restore, rows
 
 REQUEST = {"sourceLedger": "orders", "targetLedger": "once", "targetRegion": "us-west-2"}
 
@@ -164,3 +165,34 @@ def test_tampered_object_mid_journal_stops_before_the_target_exists_naming_the_b
     findings = [json.loads(vault.store.read(k)) for k in vault.store.list(base + "partitioned/")]
     failed = [f for f in findings if not f["findings"]["verified"]]
     assert [f["key"] for f in failed] == [middle] and failed[0]["partitions"] == []
+
+
+def test_tampered_object_read_again_for_an_undropped_table_stops_the_restore_naming_the_block(
+    source: tuple[Running, QldbDriver, Settings],
+) -> None:
+    """An incremental latest restore reads again, from the recovery points the target holds,
+    the revisions of a table dropped at its watermark and undropped since: those objects are
+    verified and gated like the new ones, so a tampered one stops the restore before anything
+    is written — the target's watermark unmoved, no revision of it read again."""
+    running, driver, settings = source
+    (created,) = rows(driver, "CREATE TABLE Archive")
+    driver.execute_lambda(lambda t: t.execute_statement("INSERT INTO Archive ?", {"note": "archived 1"}))
+    driver.execute_lambda(lambda t: t.execute_statement("DROP TABLE Archive"))
+    first = backup(running, settings)
+    request = {**REQUEST, "targetLedger": "standby", "incremental": True}
+    held = restore(running, request, "held1")["state"]  # Archive is dropped at the target's block
+    driver.execute_lambda(lambda t: t.execute_statement(f'UNDROP TABLE "{created["tableId"]}"'))
+    backup(running, settings)
+    s3 = running.client("s3")
+    bodies = {k: s3.get_object(Bucket="vault-primary", Key=k)["Body"].read() for k in first.objects}
+    holding = next(k for k, body in bodies.items() if b"archived 1" in body)
+    s3.put_object(Bucket="vault-primary", Key=holding, Body=bodies[holding].replace(b"archived 1", b"archived 7"))
+    with pytest.raises(VaultVerificationError) as error:
+        restore(running, request, "again1")
+    message = str(error.value)
+    assert "block " in message and holding.rsplit("/", 1)[-1] in message and "nothing was written" in message
+    target = targets.state(held.target)
+    assert target is not None and target.watermark == held.cut
+    vault = held.open_vault()
+    written = list(vault.store.list(vault.restore("orders", "again1") + "partitions/"))
+    assert not [k for k in written if k.endswith(".catch-up.ion")], written
