@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -176,11 +176,21 @@ def beyond(points: list[RecoveryPoint], watermark: int) -> list[RecoveryPoint]:
     return [p for p in points if p.last_block is None or p.last_block.sequence_no > watermark]
 
 
-def check_chain(points: list[RecoveryPoint], watermark: int) -> None:
-    """The selected recovery points must continue the target's watermark without a gap."""
+def check_chain(points: list[RecoveryPoint], watermark: int, arrived: Collection[str]) -> None:
+    """The selected recovery points must continue the target's watermark without a gap.
+
+    One that holds no blocks (a quiet window) is anchored to the last block of the points
+    before it — so its predecessor (`arrived`: the ids of the points in this vault) must be
+    here: else its proof names a block no point read holds, as a manifest that dropped blocks
+    would."""
     expected = watermark + 1
     for point in points:
         if point.first_block is None:
+            if point.previous is not None and point.previous not in arrived:
+                raise PredecessorMissingError(
+                    f"recovery point {point.recovery_point_id} holds no blocks and continues recovery point "
+                    f"{point.previous}, which has not reached this vault yet",
+                )
             continue
         if point.first_block.sequence_no > expected:
             raise PredecessorMissingError(
@@ -236,7 +246,7 @@ def plan(restore_id: str, settings: Settings, vault: Vault, watermark: int, now:
     points = catalog.recovery_points(settings.source_ledger)
     chosen, cut = select(points, settings)
     selected = beyond(chosen, watermark)
-    check_chain(selected, watermark)
+    check_chain(selected, watermark, {p.recovery_point_id for p in points})
     if cut is not None and cut < watermark:
         raise OutOfRangeError(
             f"the target already holds the source up to block {watermark}, beyond the requested block {cut}",
