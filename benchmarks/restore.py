@@ -1,6 +1,9 @@
 """Benchmark: restoring a ledger from its vault, against the naive loader and the bulk-insert floor.
 
     python -m benchmarks.restore [--documents 20000] [--versions 5] [--baseline-revisions 10000]
+                                 [--workers 1,2,4,8] [--workflow 1,2,4]
+
+    (small: --documents 2000 --baseline-revisions 1000 --workers 2 --modes latest)
 
 One run, one local endpoint (`qldb-dr local up` in its own process):
 
@@ -8,11 +11,18 @@ One run, one local endpoint (`qldb-dr local up` in its own process):
    documents then deleted), built through the engine; backed up (export, verify, record);
 2. (a) the naive baseline: one target transaction per source transaction, a single writer,
    as AWS's sequential export loader does — run on the first --baseline-revisions revisions;
-3. (b) this restore — plan, prepare, partition, then replay with 1, 2, 4 and 8 worker
-   processes — in `latest` and `history` mode, each verified against the journal once;
-4. (c) the floor: bulk insert of the final states, 40 documents per transaction, same workers.
+3. (b) this restore, called as a library — plan, partition (each object read once: verified
+   and split), the gate, prepare, then replay with 1, 2, 4 and 8 worker processes — in
+   `latest` and `history` mode, each verified against the journal once;
+4. (d) this restore through the real workflow: `qldb-dr restore start` (latest) on the
+   endpoint at --max-concurrency 1, 2 and 4 (--workflow), timed from the execution's start
+   to its end (the report written), as Step Functions records them; on the local endpoint
+   each Lambda runs as the endpoint runs it (in its process, or as worker processes where
+   it gives them);
+5. (c) the floor: bulk insert of the final states, 40 documents per transaction, same workers.
 
-Prints revisions/s of each, the ratio to the baseline and (latest mode) to the floor. Pass
+Prints revisions/s of each, the ratio to the baseline and (latest mode, library and
+workflow) to the floor at the same number of workers. Pass
 --documents 200000 --modes latest --workers 2 for the 1,000,000-revision point. The machine is a noisy 2-core VM: the
 endpoint and the workers share it, compare ratios, not seconds.
 """
@@ -176,14 +186,18 @@ def restore(mode: str, workers: int, name: str, verify: bool) -> dict[str, Any]:
         "vault": f"s3://{VAULT}/",
     }
     planned = steps.plan_restore(Settings.resolve(request, {}, "us-east-1"), name)
-    state = steps.RestoreState.from_json(planned["restore"])
-    steps.prepare_target(state, planned["schema"])
-    timings["plan+prepare"] = time.perf_counter() - started
+    timings["plan"] = time.perf_counter() - started
     mark = time.perf_counter()
+    state = steps.RestoreState.from_json(planned["restore"])
     vault = state.open_vault()
     for item in json.loads(vault.store.read(planned["objects"])):
         steps.partition_item(state, item)
     timings["partition"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    planned = steps.check_journal(planned)
+    state = steps.RestoreState.from_json(planned["restore"])
+    steps.prepare_target(state, planned["schema"])
+    timings["gate+prepare"] = time.perf_counter() - mark
     mark = time.perf_counter()
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers) as pool:
@@ -201,6 +215,76 @@ def restore(mode: str, workers: int, name: str, verify: bool) -> dict[str, Any]:
         verification = steps.verify_restore(state)
         result["verified"] = verification["status"]
     return result
+
+
+def workflow(concurrency: int, name: str) -> dict[str, Any]:
+    """`qldb-dr restore start` (latest) as a user runs it, on the endpoint; the execution's
+    own start and stop times (Step Functions'), and the report's revision count."""
+    import subprocess
+    import sys
+
+    from qldb_dr.aws import client
+
+    partitions = max(16, concurrency * 4)
+    command = [
+        sys.executable,
+        "-m",
+        "qldb_dr.cli.main",
+        "restore",
+        "start",
+        "--source-ledger",
+        LEDGER,
+        "--target-ledger",
+        name,
+        "--region",
+        "us-east-1",
+        "--mode",
+        "latest",
+        "--max-concurrency",
+        str(concurrency),
+        "--partitions",
+        str(partitions),
+    ]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), check=False)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"restore start failed ({done.returncode}): {done.stdout}{done.stderr}")
+    restore_id = done.stdout.split()[1].rstrip(":")
+    sfn = client("stepfunctions", "us-east-1")
+    machine = next(m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == "qldb-dr-restore")
+    execution = sfn.describe_execution(
+        executionArn=f"{machine['stateMachineArn'].replace(':stateMachine:', ':execution:')}:{restore_id}"
+    )
+    seconds = (execution["stopDate"] - execution["startDate"]).total_seconds()
+    report = json.loads(
+        client("s3", "us-east-1")
+        .get_object(Bucket=VAULT, Key=f"{LEDGER}/restores/{restore_id}/report.json")["Body"]
+        .read()
+    )
+    return {
+        "workers": concurrency,
+        "states": _state_seconds(sfn, execution["executionArn"]),
+        "seconds": seconds,
+        "wall": wall,
+        "revisions": report["revisions"],
+        "status": report["status"],
+    }
+
+
+def _state_seconds(sfn: Any, arn: str) -> dict[str, float]:
+    """Seconds in each of the execution's top-level states that took any, from its history."""
+    entered: dict[str, Any] = {}
+    spent: dict[str, float] = {}
+    pages = sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
+    for event in (e for page in pages for e in page["events"]):
+        if "stateEnteredEventDetails" in event:
+            entered[event["stateEnteredEventDetails"]["name"]] = event["timestamp"]
+        elif "stateExitedEventDetails" in event:
+            name = event["stateExitedEventDetails"]["name"]
+            if name in entered:
+                spent[name] = spent.get(name, 0.0) + (event["timestamp"] - entered.pop(name)).total_seconds()
+    return {k: v for k, v in spent.items() if v >= 0.05}
 
 
 def _floor_worker(args: tuple[str, bytes]) -> None:
@@ -258,9 +342,13 @@ def main() -> None:
     parser.add_argument("--baseline-revisions", type=int, default=10_000)
     parser.add_argument("--workers", default="1,2,4,8")
     parser.add_argument("--modes", default="latest,history", help="e.g. latest, for the 1,000,000-revision point")
+    parser.add_argument(
+        "--workflow", default="1,2,4", help="MaxConcurrency of `qldb-dr restore start` runs (latest); '' for none"
+    )
     args = parser.parse_args()
     os.environ.update(ENV)
-    workers = [int(w) for w in args.workers.split(",")]
+    workers = [int(w) for w in args.workers.split(",") if w]
+    flows = [int(w) for w in args.workflow.split(",") if w]
     with tempfile.TemporaryDirectory() as directory:
         started = time.perf_counter()
         total = build_source(Path(directory), args.documents, args.versions)
@@ -293,14 +381,28 @@ def main() -> None:
                     verified = f", verified {result['verified']}" if "verified" in result else ""
                     print(
                         f"(b) restore {mode:<7} {count} worker(s) : {rate:8,.0f} revisions/s  "
-                        f"({rate / baseline:.1f}x baseline; plan+prepare {result['plan+prepare']:.1f}s, "
-                        f"partition {result['partition']:.1f}s, replay {result['replay']:.1f}s, "
+                        f"({rate / baseline:.1f}x baseline; plan {result['plan']:.1f}s, "
+                        f"partition {result['partition']:.1f}s, gate+prepare {result['gate+prepare']:.1f}s, "
+                        f"replay {result['replay']:.1f}s, "
                         f"total {result['total']:.1f}s{verified})"
                     )
-            for count in workers:
+            flowed = []
+            for count in flows:
+                result = workflow(count, f"flow-{count}")
+                flowed.append(result)
+                print(
+                    f"(d) restore start, MaxConcurrency {count}: {result['revisions'] / result['seconds']:8,.0f} "
+                    f"revisions/s  (execution {result['seconds']:.1f}s, CLI {result['wall']:.1f}s, {result['status']}; "
+                    + ", ".join(f"{k} {v:.1f}s" for k, v in result["states"].items())
+                    + ")"
+                )
+            for count in sorted(set(workers) | set(flows)):
                 documents, seconds = floor(count, f"floor-{count}", args.documents)
                 latest = next((r for r in results if r["mode"] == "latest" and r["workers"] == count), None)
                 against = f"; latest restore took {latest['total'] / seconds:.2f}x the floor" if latest else ""
+                through = next((r for r in flowed if r["workers"] == count), None)
+                if through is not None:
+                    against += f"; through the workflow {through['seconds'] / seconds:.2f}x"
                 print(
                     f"(c) floor, bulk insert, {count} worker(s): {documents / seconds:8,.0f} documents/s in "
                     f"{seconds:.1f}s{against}"

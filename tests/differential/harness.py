@@ -84,16 +84,18 @@ def build(running: Running, workload: Workload, name: str) -> Source:
 def plan(
     source: Source, request: dict[str, Any], restore_id: str, vault: str | None = None
 ) -> tuple[dict[str, Any], steps.RestoreState]:
-    """Plan Restore, Prepare Target and Partition, as the workflow runs them, from the source's
+    """Plan Restore, Partition, Check Journal and Prepare Target, as the workflow runs them, from the source's
     vault or another (`vault`: the bucket of a DR vault the recovery points arrive in)."""
     full = {"sourceLedger": source.ledger, "targetRegion": TARGET_REGION, "vault": f"s3://{vault or source.bucket}/"}
     settings = RestoreSettings.resolve({**full, **request}, {}, SOURCE_REGION)
     planned = steps.plan_restore(settings, restore_id)
     state = steps.RestoreState.from_json(planned["restore"])
-    if not planned["resumed"]:
-        steps.prepare_target(state, planned["schema"])
     for item in json.loads(state.open_vault().store.read(planned["objects"])):
         steps.partition_item(state, item)
+    planned = steps.check_journal(planned)
+    state = steps.RestoreState.from_json(planned["restore"])
+    if not planned["resumed"]:
+        steps.prepare_target(state, planned["schema"])
     return planned, state
 
 

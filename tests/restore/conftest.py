@@ -84,14 +84,17 @@ def plan(request: dict[str, Any], restore_id: str, vault: str = VAULT) -> dict[s
 def partitioned(
     request: dict[str, Any], restore_id: str, vault: str = VAULT
 ) -> tuple[dict[str, Any], steps.RestoreState]:
-    """The Restore workflow's steps up to replay: Plan Restore, Prepare Target, Partition."""
+    """The Restore workflow's steps up to replay: Plan Restore, Partition, Check Journal (the
+    gate), Prepare Target."""
     planned = plan(request, restore_id, vault)
+    state = steps.RestoreState.from_json(planned["restore"])
+    for item in json.loads(state.open_vault().store.read(planned["objects"])):
+        steps.partition_item(state, item)
+    planned = steps.check_journal(planned)
     state = steps.RestoreState.from_json(planned["restore"])
     if not planned["resumed"]:
         prepared = steps.prepare_target(state, planned["schema"])
         assert prepared["partitions"] == state.partitions
-    for item in json.loads(state.open_vault().store.read(planned["objects"])):
-        steps.partition_item(state, item)
     return planned, state
 
 

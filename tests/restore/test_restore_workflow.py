@@ -81,7 +81,15 @@ def test_restore_start_rebuilds_ledger_in_dr_region_from_dr_vault(
         "8",
     )
     assert code == 0, out + err
-    for state in ("Plan Restore", "Prepare Target", "Partition", "Replay", "Verify Restore", "Write Report"):
+    for state in (
+        "Plan Restore",
+        "Partition",
+        "Check Journal",
+        "Prepare Target",
+        "Replay",
+        "Verify Restore",
+        "Write Report",
+    ):
         assert f"✓ {state}" in out, out
     assert "content    OK" in out and "documents  OK" in out
     target = running.driver("orders-dr", region="us-west-2")

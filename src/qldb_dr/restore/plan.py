@@ -1,37 +1,52 @@
-"""Plan Restore: choose the recovery points and the last block to restore, re-verify them in
-the vault of the region the restore runs in, learn the tables and indexes the source had at
-that block, and write the plan (and the Map manifests) to the vault.
+"""Plan Restore: choose the recovery points and the last block to restore, check the vault's
+metadata for them in the region the restore runs in (catalog, manifests, continuity, proofs
+against their digests), and write the plan (and the Map manifests) to the vault.
 
-Nothing here writes to the target: corruption or tampering in the DR vault stops the restore
-before any write, naming the block.
+The vault is read once: Partition reads each data object, verifies it and splits it in one
+pass, and the gate after it (`restore.gate`) joins what every object showed to what this
+checked, learns the tables and indexes the source had at the last block, and refuses to go on
+unless everything verified. Nothing is written to the target before that: corruption or
+tampering in the DR vault stops the restore before any write, naming the block.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
+import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from qldb_dr.catalog import Catalog, RecoveryPoint, Vault, data_keys
-from qldb_dr.checks import Status
-from qldb_dr.encoding import iso
+from qldb_dr.catalog import Catalog, RecoveryPoint, Vault, data_keys, pinned_store
+from qldb_dr.checks import Check, Status
+from qldb_dr.encoding import b64, iso
 from qldb_dr.errors import (
+    CatalogError,
+    JournalFormatError,
     NoRecoveryPointsError,
     OutOfRangeError,
     PredecessorMissingError,
     ReplicationPendingError,
     VaultVerificationError,
 )
-from qldb_dr.journal.export import COMPLETED_SUFFIX, PROOF_SUFFIX, STARTED_SUFFIX
-from qldb_dr.journal.models import Block
-from qldb_dr.journal.reader import read_blocks
-from qldb_dr.journal.verify import Redacted, verify_source
+from qldb_dr.journal.export import (
+    COMPLETED_SUFFIX,
+    PROOF_SUFFIX,
+    STARTED_SUFFIX,
+    Export,
+    ExportRef,
+    discover,
+    open_export,
+)
+from qldb_dr.journal.models import Block, parse_object_key
+from qldb_dr.journal.verify import ExportSummary, Redacted, verify_source
+from qldb_dr.journal.verify.exports import _Verifier
 from qldb_dr.partiql import ast, parse
 from qldb_dr.partiql.errors import PartiqlError
 from qldb_dr.restore.model import Mode
 from qldb_dr.restore.settings import Settings
+from qldb_dr.store import Store
 from qldb_dr.store.pinned import pinned
 
 
@@ -161,11 +176,21 @@ def beyond(points: list[RecoveryPoint], watermark: int) -> list[RecoveryPoint]:
     return [p for p in points if p.last_block is None or p.last_block.sequence_no > watermark]
 
 
-def check_chain(points: list[RecoveryPoint], watermark: int) -> None:
-    """The selected recovery points must continue the target's watermark without a gap."""
+def check_chain(points: list[RecoveryPoint], watermark: int, arrived: Collection[str]) -> None:
+    """The selected recovery points must continue the target's watermark without a gap.
+
+    One that holds no blocks (a quiet window) is anchored to the last block of the points
+    before it — so its predecessor (`arrived`: the ids of the points in this vault) must be
+    here: else its proof names a block no point read holds, as a manifest that dropped blocks
+    would."""
     expected = watermark + 1
     for point in points:
         if point.first_block is None:
+            if point.previous is not None and point.previous not in arrived:
+                raise PredecessorMissingError(
+                    f"recovery point {point.recovery_point_id} holds no blocks and continues recovery point "
+                    f"{point.previous}, which has not reached this vault yet",
+                )
             continue
         if point.first_block.sequence_no > expected:
             raise PredecessorMissingError(
@@ -177,64 +202,85 @@ def check_chain(points: list[RecoveryPoint], watermark: int) -> None:
 
 @dataclass
 class Plan:
+    """What Plan Restore decides from metadata alone. The schema, the counts and — for a point
+    in time (`at`) — the cut are learnt as Partition reads the journal, and the gate after it
+    writes them into the plan (`restore.gate`)."""
+
     restore_id: str
     settings: Settings
     points: list[RecoveryPoint]
-    cut: int
+    cut: int | None  # None: the last block before `at`, known once the journal is read
     watermark: int
-    schema: Schema
     objects: list[dict[str, Any]]
-    revisions: int
-    blocks: int
+    journal: list[dict[str, Any]]  # the catalog's view of each recovery point to verify
+    later: list[str]  # the recovery points after the chosen ones (a redaction may be proven there)
+    notes: list[str]
     created: datetime
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "formatVersion": 1,
+            "formatVersion": 2,
             "restoreId": self.restore_id,
             "request": self.settings.to_json(),
             "recoveryPoints": [p.recovery_point_id for p in self.points],
             "cut": self.cut,
             "watermark": self.watermark,
             "partitions": self.settings.partitions,
-            "schema": self.schema.to_json(),
-            "objects": self.objects,
-            "revisions": self.revisions,
-            "blocks": self.blocks,
+            "schema": Schema(notes=list(self.notes)).to_json(),
+            "vaultNotes": self.notes,
+            "journal": self.journal,
+            "laterRecoveryPoints": self.later,
+            "verified": False,  # the gate sets it, with the schema and the counts
+            "revisions": 0,
+            "blocks": 0,
             "createdAt": iso(self.created),
         }
 
 
 def plan(restore_id: str, settings: Settings, vault: Vault, watermark: int, now: datetime) -> Plan:
+    """Choose what to restore and check the vault's metadata for it: the catalog, the exports'
+    manifests, the continuity of the recovery points and each export's proof against its
+    digest. No data object is read here: Partition reads each one once, verifies and splits it,
+    and the gate after it joins the objects' findings to what this checked."""
     catalog = Catalog(vault)
     points = catalog.recovery_points(settings.source_ledger)
     chosen, cut = select(points, settings)
     selected = beyond(chosen, watermark)
-    check_chain(selected, watermark)
-    _arrived(vault, selected)
-    # Every object of a recovery point is read at the version it pinned, its SHA-256 checked;
-    # the ones to restore are watched for newer versions written over them.
-    pins = {key: pin for point in points for key, pin in point.pins.items()}
-    reading = pinned(vault.store, pins, [p.export_head for p in chosen if p.pins])
-    pinned_vault = Vault(reading, vault.prefix)
-    _verify(pinned_vault, selected, points[points.index(chosen[-1]) + 1 :] if chosen else [])
-    # The schema is learnt from the whole chain, the blocks already applied included: an
-    # incremental restore's new recovery points may not touch every table.
-    schema, objects, revisions, blocks, at_cut = _read(pinned_vault, chosen, settings, cut, watermark)
-    if cut is None:
-        cut = at_cut
-    if cut < watermark:
+    check_chain(selected, watermark, {p.recovery_point_id for p in points})
+    if cut is not None and cut < watermark:
         raise OutOfRangeError(
             f"the target already holds the source up to block {watermark}, beyond the requested block {cut}",
             hint="restore the earlier point into a new target ledger",
         )
+    _arrived(vault, selected)
+    # Every object of a recovery point is read at the version it pinned, its SHA-256 checked;
+    # the ones to restore are watched (their versions listed) for newer versions written over them.
+    pins = {key: pin for point in points for key, pin in point.pins.items()}
+    reading = pinned(vault.store, pins, [p.export_head for p in chosen if p.pins])
+    exports = _metadata(Vault(reading, vault.prefix), selected)
+    objects = _objects(reading, chosen, exports, settings, cut)
     overwritten = {**catalog.overwritten, **reading.overwritten}
-    for key in sorted(overwritten):
-        schema.notes.append(
-            f"{vault.store.describe(key)}: a newer version was written over this locked object; the restore read "
-            "the version its recovery point pinned — report it, the vault has been tampered with"
-        )
-    return Plan(restore_id, settings, selected, cut, watermark, schema, objects, revisions, blocks, now)
+    notes = [
+        f"{vault.store.describe(key)}: a newer version was written over this locked object; the restore read "
+        "the version its recovery point pinned — report it, the vault has been tampered with"
+        for key in sorted(overwritten)
+    ]
+    journal = [
+        {
+            "recoveryPointId": p.recovery_point_id,
+            "exportId": p.export_id,
+            "firstBlock": None if p.first_block is None else p.first_block.sequence_no,
+            "firstPreviousHash": None if p.first_previous_hash is None else b64(p.first_previous_hash),
+            "lastBlock": None if p.last_block is None else p.last_block.sequence_no,
+            "lastHash": None if p.last_block_hash is None else b64(p.last_block_hash),
+            "digestTip": exports[p.export_head].proof.digest_tip.sequence_no  # type: ignore[union-attr]
+            if exports[p.export_head].proof is not None
+            else None,
+        }
+        for p in selected
+    ]
+    later = [p.recovery_point_id for p in points[points.index(chosen[-1]) + 1 :]] if chosen else []
+    return Plan(restore_id, settings, selected, cut, watermark, objects, journal, later, notes, now)
 
 
 def _arrived(vault: Vault, points: list[RecoveryPoint]) -> None:
@@ -254,37 +300,144 @@ def _arrived(vault: Vault, points: list[RecoveryPoint]) -> None:
             )
 
 
-def _verify(vault: Vault, points: list[RecoveryPoint], later: list[RecoveryPoint]) -> None:
-    """Verify the recovery points to restore; `later`: the vault's recovery points after them."""
-    if not points:
-        return
-    report = verify_source(vault.store.scoped(points[0].export_prefix), heads={p.export_head for p in points})
-    failed = [c for c in report.checks if c.status is Status.FAILURE]
-    if failed:
-        findings = "; ".join(f"{c.name}: {f.describe() if (f := c.first()) else c.summary}" for c in failed[:3])
+def failed(checks: list[Check]) -> None:
+    """Raise VaultVerificationError naming the first finding of each failed check (three at most)."""
+    failing = [c for c in checks if c.status is Status.FAILURE]
+    if failing:
+        findings = "; ".join(f"{c.name}: {f.describe() if (f := c.first()) else c.summary}" for c in failing[:3])
         raise VaultVerificationError(
             f"the vault failed verification — {findings}; nothing was written to the target",
             hint="restore from the other region's vault, or from an earlier recovery point",
         )
-    summaries = {s.location: s for s in report.exports}
+
+
+def _metadata(vault: Vault, points: list[RecoveryPoint]) -> dict[str, Export]:
+    """The checks of `verify` that need no data object, over the recovery points to restore:
+    each export's manifests (present, one ledger, one strand, object keys contiguous), the
+    recovery points joining with no gap or overlap (as the catalog recorded their first and
+    last blocks) and each proof folding the catalog's last block hash to its digest. The gate
+    after Partition holds the objects to the same first and last blocks and hashes."""
+    verifier = _Verifier(vault.store, None)
+    manifest = verifier.checks["manifest"]
+    exports: dict[str, Export] = {}
+    summaries = []
     for point in points:
-        summary = summaries.get(point.export_head)
-        if summary is None or summary.last != point.last_block or summary.last_hash != point.last_block_hash:
-            raise VaultVerificationError(
-                f"recovery point {point.recovery_point_id}: the export in the vault is not the one the catalog "
-                "recorded; nothing was written to the target"
+        ref = ExportRef(
+            point.export_head,
+            point.export_head + STARTED_SUFFIX,
+            None if point.strand_id is None else f"{point.export_head}.{point.strand_id}{COMPLETED_SUFFIX}",
+            point.strand_id,
+        )
+        summary = ExportSummary(point.export_id, point.export_head, point.output_format)
+        try:
+            export = open_export(vault.store, ref)
+        except JournalFormatError as exc:  # a tampered manifest or proof among them
+            manifest.fail(exc.detail, location=exc.location, export_id=point.export_id)
+            export = Export(ref, None, None, None)
+            summary.complete = False
+        exports[point.export_head] = export
+        if export.started is not None and export.started.ledger_name != point.ledger_name:
+            manifest.fail(
+                "manifest of another ledger",
+                export_id=point.export_id,
+                location=ref.started_key,
+                expected=point.ledger_name,
+                found=export.started.ledger_name,
             )
-    if report.unproven:
-        _proven(vault, [p for p in later if p not in points], report.unproven)
+        keys = export.completed.keys if export.completed is not None else ()
+        previous_last: int | None = None
+        for key in keys:
+            promised = parse_object_key(key)
+            if promised is None:
+                manifest.fail(
+                    "object key does not end in <strandId>.<first>-<last>.<ext>",
+                    location=export.store_key(key),
+                    export_id=point.export_id,
+                )
+                continue
+            verifier.strand(export, key, export.store_key(key))
+            if previous_last is not None and promised.first != previous_last + 1:
+                manifest.fail(
+                    "manifest objects are not contiguous",
+                    location=export.store_key(key),
+                    expected=f"first block {previous_last + 1}",
+                    found=f"first block {promised.first}",
+                    export_id=point.export_id,
+                )
+            previous_last = promised.last
+        summary.objects = len(keys)
+        summary.first, summary.last = point.first_block, point.last_block
+        summary.first_previous_hash, summary.last_hash = point.first_previous_hash, point.last_block_hash
+        summaries.append(summary)
+    verifier.continuity(summaries)
+    verifier.proofs(list(exports.values()), summaries, points[0].ledger_name if points else None)
+    for point, export in zip(points, exports.values(), strict=True):
+        if export.proof is not None and export.proof.digest != point.digest:
+            verifier.checks["digest-proof"].fail(
+                f"recovery point {point.recovery_point_id}: the stored proof is not for the digest the catalog "
+                "recorded",
+                export_id=point.export_id,
+                location=export.ref.proof_key,
+                expected=b64(point.digest),
+                found=b64(export.proof.digest),
+            )
+    failed(list(verifier.checks.values()))
+    return exports
 
 
-def _proven(vault: Vault, later: list[RecoveryPoint], unproven: list[Redacted]) -> None:
+def _objects(
+    store: Store, chosen: list[RecoveryPoint], exports: dict[str, Export], settings: Settings, cut: int | None
+) -> list[dict[str, Any]]:
+    """The Partition Map's items, in journal order: every data object of the recovery points to
+    restore (an object past the cut is still checked) and, before them, those the target
+    already holds — read for the tables (an incremental restore's new recovery points may not
+    touch every table) and, for the tables undropped since, their revisions again
+    (`restore.catchup`). Partition verifies every one of them as it reads it: the schema and
+    any revision read again come from verified blocks, chained to the proven last one."""
+    objects: list[dict[str, Any]] = []
+    for point in chosen:
+        if point.first_block is None:
+            continue
+        export = exports.get(point.export_head)
+        if export is None:  # a recovery point the target holds: its manifests, through the pins
+            ref = next(r for r in discover(store.scoped(point.export_head)) if r.head == point.export_head)
+            export = open_export(store, ref)
+        window = export.started
+        for location in data_keys(store, point):
+            promised = parse_object_key(location)
+            if promised is None:
+                raise CatalogError(f"recovery point {point.recovery_point_id}: {location} names no block range")
+            objects.append(
+                {
+                    "bucket": getattr(store, "bucket", ""),
+                    "key": location,
+                    "first": promised.first,
+                    "last": promised.last,
+                    "recoveryPointId": point.recovery_point_id,
+                    "export": {
+                        "head": point.export_head,
+                        "exportId": point.export_id,
+                        "strandId": point.strand_id,
+                        "start": None if window is None else iso(window.inclusive_start_time),
+                        "end": None if window is None else iso(window.exclusive_end_time),
+                    },
+                    "cut": cut,
+                    "at": None if settings.at is None or cut is not None else iso(settings.at),
+                    **({"pin": point.pins[location].to_json()} if location in point.pins else {}),
+                }
+            )
+    return objects
+
+
+def proven(vault: Vault, later: list[RecoveryPoint], unproven: list[Redacted]) -> None:
     """A revision shown redacted is treated as redacted only with the redaction that proves it:
     in the recovery points read, or — its redaction committed after them — in a later one of
-    the vault (verified, and read at its pinned versions)."""
+    the vault (verified, and read at its pinned versions). The one path that reads data
+    objects outside Partition, taken only for a redaction committed after the last point read."""
     wanted = {(r.document_id, r.version) for r in unproven}
     if later:
-        report = verify_source(vault.store.scoped(later[0].export_prefix), heads={p.export_head for p in later})
+        reading = pinned_store(vault.store, later)
+        report = verify_source(reading.scoped(later[0].export_prefix), heads={p.export_head for p in later})
         if report.status is not Status.FAILURE:
             wanted -= report.redactions
     if wanted:
@@ -297,84 +450,54 @@ def _proven(vault: Vault, later: list[RecoveryPoint], unproven: list[Redacted]) 
         )
 
 
-def _read(
-    vault: Vault, points: list[RecoveryPoint], settings: Settings, cut: int | None, watermark: int
-) -> tuple[Schema, list[dict[str, Any]], int, int, int]:
-    """One pass over the blocks up to the cut: DDL (every block), the objects to partition and
-    their counts (blocks after the watermark, and — see `_catch_up` — the earlier blocks of tables
-    undropped since)."""
-    store = vault.store
-    schema = Schema()
-    spans: list[tuple[dict[str, Any], int, int, int | None, int | None]] = []
-    revisions = blocks = 0
-    at_cut = -1
-    dropped_then: list[Table] | None = None  # the tables dropped when the watermark block committed
-    earlier: Counter[str] = Counter()  # revisions up to the watermark, by table id
-    for point in points:
-        if point.first_block is None:
-            continue
-        for location in data_keys(store, point):
-            every_first = every_last = new_first = new_last = None
-            for block in read_blocks(store.read(location), location):
-                if settings.at is not None and cut is None and block.timestamp > settings.at:
-                    break
-                if cut is not None and block.sequence_no > cut:
-                    break
-                if block.sequence_no > watermark and dropped_then is None:
-                    dropped_then = [t for t in schema.tables if not t.active]
-                at_cut = max(at_cut, block.sequence_no)
-                _learn(schema, block)
-                every_first = block.sequence_no if every_first is None else every_first
-                every_last = block.sequence_no
-                if block.sequence_no > watermark:
-                    new_first = block.sequence_no if new_first is None else new_first
-                    new_last = block.sequence_no
-                    blocks += 1
-                    revisions += sum(1 for r in block.revisions or () if r.metadata is not None)
-                elif block.transaction_info is not None:  # what a catch-up would read again
-                    documents = block.transaction_info.documents
-                    for revision in block.revisions or ():
-                        if revision.metadata is not None and (entry := documents.get(revision.document_id or "")):
-                            earlier[entry.table_id] += 1
-            if every_first is not None and every_last is not None:
-                item = {
-                    "bucket": getattr(store, "bucket", ""),
-                    "key": location,
-                    **({"pin": point.pins[location].to_json()} if location in point.pins else {}),
-                }
-                spans.append((item, every_first, every_last, new_first, new_last))
-    final = cut if cut is not None else at_cut
-    undropped = _catch_up(schema, settings, watermark, dropped_then or [])
-    revisions += sum(earlier[i] for i in undropped)
-    objects: list[dict[str, Any]] = []
-    for item, every_first, every_last, new_first, new_last in spans:
-        if undropped:
-            objects.append({**item, "first": every_first, "last": every_last, "catchUp": undropped})
-        elif new_first is not None:
-            objects.append({**item, "first": new_first, "last": new_last})
-    for item in objects:
-        item["cut"] = final
-    return schema, objects, revisions, blocks, final
+class Learner(Protocol):
+    def document(self, table_id: str, name: str) -> None: ...
+
+    def apply(self, statement: str) -> None: ...
 
 
-def _catch_up(schema: Schema, settings: Settings, watermark: int, dropped_then: list[Table]) -> list[str]:
-    """The source table ids whose revisions up to the watermark an incremental latest restore
-    replays again: the tables dropped when the target's last restore planned, and undropped
-    since. That restore skipped their revisions (it restores the tables active at its block),
-    so the target lacks their documents, or holds them as they were before. History mode cannot
-    write versions before ones it holds: it refuses such a document (HistoryGapError)."""
-    if watermark < 0 or settings.mode is not Mode.LATEST:
-        return []
-    tables = [t for t in dropped_then if t.active]
-    for table in tables:
-        schema.notes.append(
-            f"table {table.name} was dropped at the target's block {watermark} and undropped since: its documents' "
-            f"revisions up to that block are replayed again"
-        )
-    return sorted(i for t in tables for i in t.ids)
+_DDL = re.compile(r"^\s*(CREATE|DROP|UNDROP)\b", re.IGNORECASE)
 
 
-def _learn(schema: Schema, block: Block) -> None:
+@dataclass
+class SchemaEvents:
+    """What one object tells of the schema, in journal order, for the gate to learn from the
+    objects in order (`Schema` depends on what came before): the DDL statements, each table
+    id's first document, and where the blocks after the target's watermark begin."""
+
+    events: list[list[str]] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    crossed: bool = False
+
+    def document(self, table_id: str, name: str) -> None:
+        if table_id not in self.seen:
+            self.seen.add(table_id)
+            self.events.append(["document", table_id, name])
+
+    def apply(self, statement: str) -> None:
+        if _DDL.match(statement):  # what Schema.apply can learn from; data statements are replayed as revisions
+            self.events.append(["statement", statement])
+
+    def watermark(self) -> None:
+        """The next block is the first of this object after the target's watermark."""
+        if not self.crossed:
+            self.crossed = True
+            self.events.append(["watermark"])
+
+    @staticmethod
+    def replay(schema: Schema, events: list[list[str]], crossed: Callable[[], None] = lambda: None) -> None:
+        """Learn `events` into `schema`; `crossed` is called where the blocks after the
+        watermark begin (before the first of them is learnt)."""
+        for event in events:
+            if event[0] == "document":
+                schema.document(event[1], event[2])
+            elif event[0] == "watermark":
+                crossed()
+            else:
+                schema.apply(event[1])
+
+
+def learn(schema: Learner, block: Block) -> None:
     """The block's DDL, in statement order; each document's table as of its first statement."""
     info = block.transaction_info
     if info is None:
@@ -396,8 +519,9 @@ def write(plan: Plan, vault: Vault) -> dict[str, str]:
     partitions = [{"restoreId": plan.restore_id, "partition": p} for p in range(plan.settings.partitions)]
     vault.store.write(keys["plan"], (json.dumps(plan.to_json(), indent=2) + "\n").encode())
     vault.store.write(keys["objects"], json.dumps([{**o, "restoreId": plan.restore_id} for o in plan.objects]).encode())
-    vault.store.write(keys["partitions"], json.dumps(partitions if plan.objects else []).encode())
+    restorable = any(o["last"] > plan.watermark and (o["cut"] is None or o["first"] <= o["cut"]) for o in plan.objects)
+    vault.store.write(keys["partitions"], json.dumps(partitions if restorable else []).encode())
     return keys
 
 
-__all__ = ["Mode", "Plan", "Schema", "plan", "write"]
+__all__ = ["Mode", "Plan", "Schema", "SchemaEvents", "learn", "plan", "proven", "write"]

@@ -11,8 +11,10 @@ from typing import Any
 
 from qldb_dr.catalog import Vault
 from qldb_dr.errors import ObjectNotFoundError
+from qldb_dr.restore import gate
 from qldb_dr.restore import plan as planning
 from qldb_dr.restore import target as targets
+from qldb_dr.restore.partition import read_object
 from qldb_dr.restore.settings import Settings
 from qldb_dr.restore.standby import ledger_of
 
@@ -110,10 +112,17 @@ def progress(
 
 
 def dry_run(settings: Settings, vault: Vault) -> dict[str, Any]:
-    """The plan a restore would make — the vault verified, the blocks up to the cut read — and
-    its estimated duration, with nothing written anywhere."""
+    """The plan a restore would make — the vault verified, the blocks up to the cut read, each
+    object once, as Partition and the gate after it would — and its estimated duration, with
+    nothing written anywhere."""
     current = targets.state(settings.target) if settings.incremental else None
-    planned = planning.plan("dry-run", settings, vault, current.watermark if current else -1, datetime.now(UTC))
+    watermark = current.watermark if current else -1
+    planned = planning.plan("dry-run", settings, vault, watermark, datetime.now(UTC))
+    outcomes: dict[str, dict[str, Any] | None] = {
+        str(item["key"]): read_object(vault, item, settings.partitions, watermark)[0] for item in planned.objects
+    }
+    verified = gate.check(planned.to_json(), planned.objects, outcomes)
+    gate.prove(vault, settings.source_ledger, planned.later, verified.unproven)
     rate = measured_rate(vault, settings.source_ledger)
     return {
         "sourceLedger": settings.source_ledger,
@@ -122,15 +131,15 @@ def dry_run(settings: Settings, vault: Vault) -> dict[str, Any]:
         "region": settings.region,
         "recoveryPoints": [p.recovery_point_id for p in planned.points],
         "watermark": planned.watermark,
-        "cut": planned.cut,
-        "blocks": planned.blocks,
-        "tables": list(planned.schema.to_json()["tables"]),
-        "revisions": planned.revisions,
+        "cut": verified.cut,
+        "blocks": verified.blocks,
+        "tables": list(verified.schema.to_json()["tables"]),
+        "revisions": verified.revisions,
         "partitions": settings.partitions,
         "maxConcurrency": settings.max_concurrency,
         "revisionsPerSecond": rate,
         "rateMeasured": rate != DEFAULT_REVISIONS_PER_SECOND,
-        "estimatedSeconds": round(planned.revisions / rate, 1),
+        "estimatedSeconds": round(verified.revisions / rate, 1),
     }
 
 

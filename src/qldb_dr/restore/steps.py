@@ -4,11 +4,17 @@ Everything a step needs travels in a small `RestoreState` (the plan itself stays
 vault); every step can be run again: the plan is read back when a restore resumes, objects
 already partitioned are not partitioned again, and replay is version-guarded.
 
+The order: Plan Restore (metadata only) → Partition (each object read once: verified,
+split, its findings written) → Check Journal (the gate: every object verified and joined,
+the schema learnt) → Prepare Target → Replay → Verify Restore → Write Report. The target
+is created only after the gate, so a vault that fails verification leaves it untouched.
+
 Vault layout of a restore (in the vault of the region it runs in):
-    <prefix><source>/restores/<restoreId>/plan.json        the plan
+    <prefix><source>/restores/<restoreId>/plan.json        the plan (completed by the gate)
     …/objects.json, …/partitions*.json                     the Map manifests
     …/partitions/p<NNNN>/<first>-<last>.ion                 partition files
-    …/partitioned/<first>.json, …/replayed/p<NNNN>.json     each item's outcome
+    …/partitions/p<NNNN>/<first>-<last>.catch-up.ion        revisions read again (tables undropped)
+    …/partitioned/<first>.json, …/replayed/p<NNNN>.json     each item's outcome (and findings)
     …/report.json                                           the report
 """
 
@@ -25,11 +31,12 @@ from qldb_dr.catalog import Vault
 from qldb_dr.checks import Status
 from qldb_dr.encoding import iso, parse_iso
 from qldb_dr.errors import InvalidInputError, ObjectNotFoundError
-from qldb_dr.restore import expected
+from qldb_dr.restore import expected, gate
 from qldb_dr.restore import plan as planning
 from qldb_dr.restore import target as targets
 from qldb_dr.restore.model import Mode, ReportStatus, Target
 from qldb_dr.restore.partition import partition_object, partition_prefix
+from qldb_dr.restore.partition import write as write_partitions
 from qldb_dr.restore.replay import Replayer, read_partition
 from qldb_dr.restore.settings import Settings
 from qldb_dr.restore.verify import verify
@@ -80,6 +87,8 @@ def _put(vault: Vault, key: str, value: Any) -> None:
 
 # -- Plan Restore ---------------------------------------------------------------------------------
 
+UNKNOWN_CUT = -1  # a point in time's last block, until the gate has read the journal up to it
+
 
 def plan_restore(settings: Settings, restore_id: str) -> dict[str, Any]:
     """Plan (or, resuming, read back the plan) and write the Map manifests."""
@@ -96,12 +105,12 @@ def plan_restore(settings: Settings, restore_id: str) -> dict[str, Any]:
         settings = dataclasses.replace(settings, partitions=current.partitions)  # the target's own partitioning
     planned = planning.plan(restore_id, settings, vault, watermark, now)
     keys = planning.write(planned, vault)
-    state = _state(settings, restore_id, planned.cut, watermark, now)
+    state = _state(settings, restore_id, UNKNOWN_CUT if planned.cut is None else planned.cut, watermark, now)
     return {
         **_maps(state, vault, keys["objects"], keys["partitions"], settings.max_concurrency),
-        "schema": planned.schema.to_json(),
-        "blocks": planned.blocks,
-        "revisions": planned.revisions,
+        "schema": None,  # learnt as Partition reads the journal: the gate fills it in
+        "blocks": 0,
+        "revisions": 0,
         "recoveryPoints": len(planned.points),
         "resumed": False,
     }
@@ -114,7 +123,8 @@ def _resume(settings: Settings, vault: Vault, restore_id: str, base: str) -> dic
         raise InvalidInputError(f"restore {restore_id} has no plan in {vault.store.describe(base)}") from exc
     settings = dataclasses.replace(settings, partitions=int(written["partitions"]))
     watermark = int(written.get("watermark", written.get("after", -1)))  # plans written before 0.2 say "after"
-    state = _state(settings, restore_id, int(written["cut"]), watermark, parse_iso(written["createdAt"]))
+    cut = UNKNOWN_CUT if written["cut"] is None else int(written["cut"])  # None: a point in time not read yet
+    state = _state(settings, restore_id, cut, watermark, parse_iso(written["createdAt"]))
     replayed = {k.rsplit("/", 1)[-1] for k in vault.store.list(base + "replayed/")}
     if targets.state(settings.target) is None:
         # The target is gone (deleted, or never prepared): what the finished partitions wrote
@@ -182,12 +192,62 @@ def partition_item(state: RestoreState, item: dict[str, Any]) -> dict[str, Any]:
     marker = f"{state.base(vault)}partitioned/{int(item['first']):012d}.json"
     try:
         done: dict[str, Any] = _json(vault, marker)  # partitioned by an earlier run of this restore
-        return done
+        if done.get("findings", {}).get("verified"):
+            return _summary(done)
     except ObjectNotFoundError:
         pass
+    # Read, verified and split in one pass; an object that failed is read again on a retry
     outcome = partition_object(vault, state.source_ledger, state.restore_id, item, state.partitions, state.watermark)
     _put(vault, marker, outcome)
-    return outcome
+    return _summary(outcome)
+
+
+def _summary(outcome: dict[str, Any]) -> dict[str, Any]:
+    """A Map item's result: its counts and verdict (the findings stay in the vault)."""
+    found = outcome["findings"]
+    return {
+        **{k: v for k, v in outcome.items() if k not in ("findings", "schema", "earlierRevisions")},
+        "verified": found["verified"],
+        "failures": sum(int(c["failures"]) for c in found["checks"]),
+    }
+
+
+def check_journal(planned: dict[str, Any]) -> dict[str, Any]:
+    """The gate after Partition: refuse (VaultVerificationError, naming the block) unless every
+    object of the journal to restore verified and joins the next; then complete the plan with
+    what the objects showed — the schema, the counts and, for a point in time, the cut."""
+    state = RestoreState.from_json(planned["restore"])
+    vault = state.open_vault()
+    base = state.base(vault)
+    plan = _json(vault, base + "plan.json")
+    items = _json(vault, base + "objects.json")
+    outcomes: dict[str, dict[str, Any] | None] = {}
+    for item in items:
+        try:
+            outcomes[str(item["key"])] = _json(vault, f"{base}partitioned/{int(item['first']):012d}.json")
+        except ObjectNotFoundError:
+            outcomes[str(item["key"])] = None
+    verified = gate.check(plan, items, outcomes)
+    gate.prove(vault, state.source_ledger, plan.get("laterRecoveryPoints", []), verified.unproven)
+    schema = verified.schema.to_json()
+    plan.update(cut=verified.cut, schema=schema, blocks=verified.blocks, revisions=verified.revisions)
+    plan.update(catchUp=verified.catch_up)
+    # The tables undropped since the watermark: their earlier revisions, from the bytes verified
+    for item, again in gate.catch_up(vault, plan, items, outcomes):
+        write_partitions(vault, state.source_ledger, state.restore_id, item, again, "catch-up")
+    plan.update(verified=True)
+    _put(vault, base + "plan.json", plan)
+    if not planned.get("resumed") and verified.blocks == 0:
+        _put(vault, planned["partitions"], [])  # nothing after the target's watermark: no replay
+    state = dataclasses.replace(state, cut=verified.cut)
+    return {
+        **planned,
+        "restore": state.to_json(),
+        "schema": schema,
+        "blocks": verified.blocks,
+        "revisions": verified.revisions,
+        "verified": {"objects": verified.objects, "blocks": verified.blocks},
+    }
 
 
 def replay_item(state: RestoreState, partition: int) -> dict[str, Any]:

@@ -132,6 +132,7 @@ FUNCTIONS: tuple[Function, ...] = (
     _function("PrepareTargetFunction", "prepare_target", 512, 900, A.VAULT_READ, A.RESTORE_WRITE, A.TARGET_CREATE,
               A.TARGET_WRITE, A.TARGET_READ),
     _function("PartitionExportFunction", "partition_export", 1769, 900, A.VAULT_READ, A.RESTORE_WRITE),
+    _function("CheckJournalFunction", "check_journal", 512, 900, A.VAULT_READ, A.RESTORE_WRITE),
     _function("ReplayPartitionFunction", "replay_partition", 1769, 900, A.VAULT_READ, A.RESTORE_WRITE,
               A.TARGET_WRITE, A.TARGET_READ),
     _function("VerifyRestoreFunction", "verify_restore", 1769, 900, A.VAULT_READ, A.RESTORE_WRITE, A.TARGET_READ),

@@ -57,14 +57,7 @@ class _Verifier(_AcrossExports, _RedactionChecks):
                 manifest.fail("object key does not end in <strandId>.<first>-<last>.<ext>", location=location, **where)
                 summary.complete = False
                 continue
-            if export.ref.strand_id and expected.strand_id != export.ref.strand_id:
-                manifest.fail(
-                    "object belongs to another strand",
-                    location=location,
-                    expected=export.ref.strand_id,
-                    found=expected.strand_id,
-                    **where,
-                )
+            self.strand(export, key, location)
             if previous_range_end is not None and expected.first != previous_range_end + 1:
                 manifest.fail(
                     "manifest objects are not contiguous",
@@ -74,43 +67,74 @@ class _Verifier(_AcrossExports, _RedactionChecks):
                     **where,
                 )
             previous_range_end = expected.last
-            try:
-                data = self.store.read(export.store_key(key))
-            except ObjectNotFoundError:
-                manifest.fail("object listed in the completed manifest is missing", location=location, **where)
-                summary.complete = False
-                previous = None
-                continue
-            except TamperedObjectError as exc:
-                manifest.fail(exc.detail, location=exc.location, **where)
-                summary.complete = False
-                if exc.data is None:
-                    previous = None
-                    continue
-                data = exc.data  # not trusted: read on only to say which block differs
-            fmt = detect_format(data, key)
-            summary.output_format = summary.output_format or fmt.value
-            blocks_in_object = 0
-            first_seq: int | None = None
-            last_seq: int | None = None
-            try:
-                for block in read_blocks(data, location, fmt, hashes=True):
-                    blocks_in_object += 1
-                    first_seq = block.sequence_no if first_seq is None else first_seq
-                    last_seq = block.sequence_no
-                    self.block(block, previous, export, summary, location, fmt)
-                    previous = block
-            except JournalFormatError as exc:
-                manifest.fail(exc.detail, location=exc.location, **where)
-                summary.complete = False
-                previous = None
-                continue
-            self._object_range(expected.first, expected.last, first_seq, last_seq, blocks_in_object, location, where)
-            if self.progress is not None:
-                self.progress(location, blocks_in_object)
+            previous = self.object(export, key, location, previous, summary)
         if summary.complete:
             manifest.passed()
         return summary
+
+    def strand(self, export: Export, key: str, location: str) -> None:
+        """The object (a key that names a range, at `location`) belongs to the export's strand."""
+        expected = parse_object_key(key)
+        if expected is not None and export.ref.strand_id and expected.strand_id != export.ref.strand_id:
+            self.checks["manifest"].fail(
+                "object belongs to another strand",
+                location=location,
+                expected=export.ref.strand_id,
+                found=expected.strand_id,
+                export_id=export.export_id,
+            )
+
+    def object(
+        self,
+        export: Export,
+        key: str,
+        location: str,
+        previous: Block | None,
+        summary: ExportSummary,
+        each: Callable[[Block], None] | None = None,
+    ) -> Block | None:
+        """Read and check one data object of `export` (a key its completed manifest lists, at
+        `location` in the store), chained to `previous` (the block before it, None: the first
+        read); `each` sees every block read. Returns the object's last block, None when it
+        could not be read through."""
+        manifest = self.checks["manifest"]
+        where = {"export_id": export.export_id}
+        expected = parse_object_key(key)
+        assert expected is not None  # the caller checked that the key names a range
+        try:
+            data = self.store.read(location)
+        except ObjectNotFoundError:
+            manifest.fail("object listed in the completed manifest is missing", location=location, **where)
+            summary.complete = False
+            return None
+        except TamperedObjectError as exc:
+            manifest.fail(exc.detail, location=exc.location, **where)
+            summary.complete = False
+            if exc.data is None:
+                return None
+            data = exc.data  # not trusted: read on only to say which block differs
+        fmt = detect_format(data, key)
+        summary.output_format = summary.output_format or fmt.value
+        blocks_in_object = 0
+        first_seq: int | None = None
+        last_seq: int | None = None
+        try:
+            for block in read_blocks(data, location, fmt, hashes=True):
+                blocks_in_object += 1
+                first_seq = block.sequence_no if first_seq is None else first_seq
+                last_seq = block.sequence_no
+                self.block(block, previous, export, summary, location, fmt)
+                if each is not None:
+                    each(block)
+                previous = block
+        except JournalFormatError as exc:
+            manifest.fail(exc.detail, location=exc.location, **where)
+            summary.complete = False
+            return None
+        self._object_range(expected.first, expected.last, first_seq, last_seq, blocks_in_object, location, where)
+        if self.progress is not None:
+            self.progress(location, blocks_in_object)
+        return previous
 
     def _object_range(
         self,

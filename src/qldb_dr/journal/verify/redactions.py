@@ -55,13 +55,17 @@ class _RedactionChecks(_BlockChecks):
         where the blocks read cover everything from the revision to the digest its export was
         anchored to (the redaction committed before the export read the journal, so before
         that digest); a WARNING where it could lie in blocks not read. Returns the unmatched."""
-        check = self.checks["redactions"]
-        runs = _runs(summaries)
         tips = {
             e.export_id: e.proof.digest_tip.sequence_no
             for e, s in zip(exports, summaries, strict=True)
             if e.proof is not None and s.complete
         }
+        return self.match_redactions(_runs(summaries), tips)
+
+    def match_redactions(self, runs: list[tuple[int, int]], tips: dict[str, int]) -> list[Redacted]:
+        """`redaction_matches` over the block ranges verified (`runs`, merged) and the digest
+        tip of each export read completely (export id -> sequence number)."""
+        check = self.checks["redactions"]
         unmatched = []
         for (document_id, version), seen in sorted(self.redacted.items(), key=lambda kv: kv[1]["address"]):
             address: BlockAddress = seen["address"]
