@@ -16,15 +16,17 @@ One run, one local endpoint (`qldb-dr local up` in its own process):
    `latest` and `history` mode, each verified against the journal once;
 4. (d) this restore through the real workflow: `qldb-dr restore start` (latest) on the
    endpoint at --max-concurrency 1, 2 and 4 (--workflow), timed from the execution's start
-   to its end (the report written), as Step Functions records them; on the local endpoint
-   each Lambda runs as the endpoint runs it (in its process, or as worker processes where
-   it gives them);
+   to its end (the report written), as Step Functions records them, with the seconds in each
+   state; the endpoint runs each Lambda function in worker processes of its own, as AWS does;
+   then the peak resident memory of the endpoint and of its largest Lambda environment;
 5. (c) the floor: bulk insert of the final states, 40 documents per transaction, same workers.
 
 Prints revisions/s of each, the ratio to the baseline and (latest mode, library and
 workflow) to the floor at the same number of workers. Pass
---documents 200000 --modes latest --workers 2 for the 1,000,000-revision point. The machine is a noisy 2-core VM: the
-endpoint and the workers share it, compare ratios, not seconds.
+--documents 200000 --modes latest --workers 2 for the 1,000,000-revision point, and
+--baseline-revisions 0 --modes '' --workers '' --workflow 2 for the workflow alone (with its
+floor). The machine is a noisy 2-core VM: the endpoint and the workers share it, compare
+ratios, not seconds.
 """
 
 from __future__ import annotations
@@ -287,6 +289,32 @@ def _state_seconds(sfn: Any, arn: str) -> dict[str, float]:
     return {k: v for k, v in spent.items() if v >= 0.05}
 
 
+def peak_memory(pid: int) -> tuple[int, int]:
+    """Peak resident memory (VmHWM, bytes) of the endpoint process and the largest of its
+    descendants (the Lambda execution environments, the fork server), from /proc (Linux)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    descendants, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - descendants
+        descendants |= frontier
+
+    def hwm(process: int) -> int:
+        try:
+            status = Path(f"/proc/{process}/status").read_text()
+        except OSError:
+            return 0
+        line = next((line for line in status.splitlines() if line.startswith("VmHWM:")), "VmHWM: 0 kB")
+        return int(line.split()[1]) * 1024
+
+    return hwm(pid), max((hwm(d) for d in descendants), default=0)
+
+
 def _floor_worker(args: tuple[str, bytes]) -> None:
     os.environ.update(ENV)
     from pyqldb.driver.qldb_driver import QldbDriver
@@ -369,11 +397,13 @@ def main() -> None:
                 f"backup: {point.blocks:,} blocks, {point.revisions:,} revisions, "
                 f"verified and recorded in {time.perf_counter() - started:.0f}s"
             )
-            done, seconds = naive(args.baseline_revisions)
-            baseline = done / seconds
-            print(f"(a) naive loader, 1 writer       : {baseline:8,.0f} revisions/s  ({done:,} revisions)")
+            baseline = float("nan")
+            if args.baseline_revisions:
+                done, seconds = naive(args.baseline_revisions)
+                baseline = done / seconds
+                print(f"(a) naive loader, 1 writer       : {baseline:8,.0f} revisions/s  ({done:,} revisions)")
             results = []
-            for mode in args.modes.split(","):
+            for mode in [m for m in args.modes.split(",") if m]:
                 for count in workers:
                     result = restore(mode, count, f"{mode}-{count}", verify=count == workers[-1])
                     results.append(result)
@@ -395,6 +425,12 @@ def main() -> None:
                     f"revisions/s  (execution {result['seconds']:.1f}s, CLI {result['wall']:.1f}s, {result['status']}; "
                     + ", ".join(f"{k} {v:.1f}s" for k, v in result["states"].items())
                     + ")"
+                )
+            if flowed:
+                endpoint, environment = peak_memory(process.pid)
+                print(
+                    f"(d) peak resident memory: endpoint {endpoint / 2**20:,.0f} MiB, "
+                    f"largest Lambda environment {environment / 2**20:,.0f} MiB"
                 )
             for count in sorted(set(workers) | set(flows)):
                 documents, seconds = floor(count, f"floor-{count}", args.documents)

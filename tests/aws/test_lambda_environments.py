@@ -138,7 +138,8 @@ def test_shutdown_and_deleted_function_leave_no_process(aws: Running) -> None:
 
 @pytest.mark.parametrize("stop", ["sigterm", "sigkill"])
 def test_endpoint_process_ends_its_functions_processes_end(tmp_path: Path, stop: str) -> None:
-    """`qldb-dr local up` stopped (SIGTERM) or killed (SIGKILL: no clean-up runs) leaves no worker."""
+    """`qldb-dr local up` stopped (SIGTERM) or killed (SIGKILL: no clean-up runs) leaves no
+    worker, and its environments started without a word on its stderr."""
     endpoint = serve_process(tmp_path / "data")
     try:
         lam = endpoint.client("lambda")
@@ -149,6 +150,11 @@ def test_endpoint_process_ends_its_functions_processes_end(tmp_path: Path, stop:
         endpoint.process.send_signal(signal.SIGTERM if stop == "sigterm" else signal.SIGKILL)
         endpoint.process.wait(timeout=30)
         assert all(gone(pid) for pid in pids)
+        # Started as `python -m qldb_dr.cli.main`, each environment used to warn that the main
+        # module was "found in sys.modules" (the fork server had preloaded it by its name).
+        assert endpoint.process.stderr is not None
+        errors = endpoint.process.stderr.read()
+        assert "Warning" not in errors and "Traceback" not in errors, errors
     finally:
         endpoint.stop()
 

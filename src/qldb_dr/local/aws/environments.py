@@ -100,9 +100,15 @@ def _context() -> Any:
     ctx = multiprocessing.get_context("forkserver")
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
-    # Each child imports the endpoint's main module (multiprocessing's rule): import it once
-    # in the fork server instead, with boto3 and this module.
-    ctx.set_forkserver_preload([spec.name if spec is not None else "__main__", "boto3", __name__])
+    if spec is None:  # a script: the fork server runs it once, as each child's main module
+        preload = ["__main__"]
+    else:
+        # `python -m <module>`: each child runs that module again as its main (multiprocessing's
+        # rule). Preloading the module itself would make that run warn ("found in sys.modules");
+        # the project's modules it imported are preloaded instead, so the run finds them imported.
+        package = spec.name.partition(".")[0]
+        preload = sorted(m for m in sys.modules if m.partition(".")[0] == package and m != spec.name)
+    ctx.set_forkserver_preload([*preload, "boto3", __name__])
     return ctx
 
 
