@@ -231,6 +231,12 @@ class HistoryGapError(QldbDrError):
     earlier restore stopped at (and undropped since). Not retryable: restore into a new target."""
 
 
+class StatementRefusedError(QldbDrError):
+    """QLDB refused a statement or the commit of a replay transaction (a BadRequest, a
+    mismatched commit digest): the message names the statement, its transaction and the source
+    document. Not retryable: what was sent is wrong, not the moment."""
+
+
 class InjectedFaultError(QldbDrError):
     """A failure injected on purpose by a drill or a test (`qldb_dr.restore.faults`), never by
     default. Not retryable: it stands for a batch that keeps failing, which `restore retry`

@@ -10,6 +10,6 @@ import boto3
 _client: Any = boto3.client
 
 
-def client(service: str, region: str | None = None) -> Any:
+def client(service: str, region: str | None = None, **options: Any) -> Any:
     """A boto3 client; endpoint and credentials come from the standard AWS_* settings."""
-    return _client(service, region_name=region)
+    return _client(service, region_name=region, **options)

@@ -13,12 +13,13 @@ revision twice, and never insert again a document the other one inserted. In `hi
 mode a document appears at most once per transaction, so every source version becomes one
 target version, in order.
 
-Writes are PartiQL through pyqldb: INSERT of the new documents (one statement per table),
-UPDATE … SET the fields whose value changed … REMOVE fields that went away (QLDB cannot
-replace a whole document; sending unchanged fields would only cost pyqldb's pure-Python Ion
-encoding and hashing per parameter), DELETE by document id. Every parameter is passed already
-typed (`qldb_dr.ion.typed`): pyqldb converts a plain Python value through an Ion text round
-trip per statement.
+Writes are PartiQL over the QLDB Session API (`qldb_dr.aws.session`, the project's Ion codec
+and hash rather than pyqldb's pure-Python ones: a history-mode restore is one statement per
+revision, and pyqldb's encoding and hashing of the parameters was most of its cost): INSERT of
+the new documents (one statement per table), UPDATE … SET the fields whose value changed …
+REMOVE fields that went away (QLDB cannot replace a whole document; unchanged fields would
+only be more bytes to encode, send and hash), DELETE by document id. A statement QLDB refuses
+fails the partition naming the source document it wrote.
 
 Redacted revisions (data replaced by its hash in the source): in `latest` mode they are
 historic and play no part. In `history` mode the version is replayed as an empty document
@@ -29,15 +30,20 @@ a redacted revision at the same place, as the source's does — and counted in t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from pyqldb.driver.qldb_driver import QldbDriver
-
-from qldb_dr.errors import HistoryGapError, PredecessorMissingError, ReplayStateError, UnreplayableDocumentError
+from qldb_dr.aws.session import Driver
+from qldb_dr.errors import (
+    HistoryGapError,
+    PredecessorMissingError,
+    ReplayStateError,
+    ServiceError,
+    StatementRefusedError,
+    UnreplayableDocumentError,
+)
 from qldb_dr.ion import dump_binary, iter_binary
-from qldb_dr.ion.typed import typed
 from qldb_dr.restore.model import (
     BATCH_TABLE,
     BYTES_PER_TRANSACTION,
@@ -48,6 +54,8 @@ from qldb_dr.restore.model import (
     SourceRevision,
 )
 from qldb_dr.store import Store
+
+T = TypeVar("T")
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -161,9 +169,9 @@ class _Overtaken(Exception):
 
 
 class Replayer:
-    """Applies one partition to the target through pyqldb."""
+    """Applies one partition to the target."""
 
-    def __init__(self, driver: QldbDriver, partition: int, mode: Mode, restore_id: str) -> None:
+    def __init__(self, driver: Driver, partition: int, mode: Mode, restore_id: str) -> None:
         self.driver = driver
         self.partition = partition
         self.mode = mode
@@ -181,7 +189,7 @@ class Replayer:
             marks = list(
                 t.execute_statement(
                     f"SELECT p.s, p.d, p.applied FROM {PARTITION_TABLE} AS p WHERE p.partition = ?",
-                    typed(self.partition),
+                    self.partition,
                 )
             )
             batches = list(
@@ -189,7 +197,7 @@ class Replayer:
             )
             return marks, batches
 
-        marks, rows = self.driver.execute_lambda(read)
+        marks, rows = self._run(read, "loading the partition's mark and its id map")
         self.mark = Mark(int(marks[0]["s"]), str(marks[0]["d"]), int(marks[0]["applied"])) if marks else None
         self.mapped = {}
         entries = sorted((e for r in rows for e in r["entries"]), key=lambda e: int(e.get("v", -1)))
@@ -242,57 +250,55 @@ class Replayer:
             self._remember(batch)
             return
         result: dict[str, Any] = {}
+        doing = ["starting the transaction"]  # what the transaction writes now: named if QLDB refuses it
 
         def apply(txn: Any) -> None:
             result.clear()
             # The first mark is looked for in this transaction, so that of two workers creating
             # it one conflicts (OCC) and, retried, finds the other's.
             first = f"SELECT p.s FROM {PARTITION_TABLE} AS p WHERE p.partition = ?"
-            if mark is None and list(txn.execute_statement(first, typed(self.partition))):
+            if mark is None and list(txn.execute_statement(first, self.partition)):
                 raise _Overtaken
-            result["entries"], result["counts"] = self._write(txn, todo)
+            result["entries"], result["counts"] = self._write(txn, todo, doing)
             last = todo[-1]
             applied = (mark.applied if mark else 0) + len(todo)
             if mark is None:
+                doing[0] = "the partition's first mark"
                 txn.execute_statement(
                     f"INSERT INTO {PARTITION_TABLE} ?",
-                    typed(
-                        {
-                            "partition": self.partition,
-                            "s": last.sequence_no,
-                            "d": last.document_id,
-                            "applied": applied,
-                            "restoreId": self.restore_id,
-                        }
-                    ),
+                    {
+                        "partition": self.partition,
+                        "s": last.sequence_no,
+                        "d": last.document_id,
+                        "applied": applied,
+                        "restoreId": self.restore_id,
+                    },
                 )
             else:
+                doing[0] = "moving the partition's mark"
                 moved = list(
                     txn.execute_statement(
                         f"UPDATE {PARTITION_TABLE} AS p SET p.s = ?, p.d = ?, p.applied = ?, p.restoreId = ? "
                         "WHERE p.partition = ? AND p.s = ? AND p.d = ?",
-                        *typed(
-                            [
-                                last.sequence_no,
-                                last.document_id,
-                                applied,
-                                self.restore_id,
-                                self.partition,
-                                mark.sequence_no,
-                                mark.document_id,
-                            ]
-                        ),
+                        last.sequence_no,
+                        last.document_id,
+                        applied,
+                        self.restore_id,
+                        self.partition,
+                        mark.sequence_no,
+                        mark.document_id,
                     )
                 )
                 if not moved:
                     raise _Overtaken
+            doing[0] = "the transaction's batch record"
             txn.execute_statement(
                 f"INSERT INTO {BATCH_TABLE} ?",
-                typed({"partition": self.partition, "restoreId": self.restore_id, "entries": result["entries"]}),
+                {"partition": self.partition, "restoreId": self.restore_id, "entries": result["entries"]},
             )
             result["mark"] = Mark(last.sequence_no, last.document_id, applied)
 
-        self.driver.execute_lambda(apply)
+        self._run(apply, lambda: doing[0])
         self.mark = result["mark"]
         outcome.transactions += 1
         outcome.skipped += len(batch) - len(todo)
@@ -304,13 +310,24 @@ class Replayer:
                 outcome.applied += count
         self._remember(batch)
 
+    def _run(self, work: Callable[[Any], T], doing: str | Callable[[], str]) -> T:
+        """A transaction; a statement QLDB refuses (or that keeps failing) is reported with the
+        partition and what it wrote."""
+        try:
+            return self.driver.execute_lambda(work)
+        except (StatementRefusedError, ServiceError) as exc:
+            what = doing if isinstance(doing, str) else doing()
+            raise type(exc)(f"partition {self.partition}, {what}: {exc}", hint=exc.hint) from exc
+
     def _remember(self, batch: list[SourceRevision]) -> None:
         """Each document's data as of the mark: what an update of it is compared with."""
         for revision in batch:
             if revision.kind != REDACTION:
                 self.previous_data[revision.document_id] = {} if revision.kind == "redacted" else revision.data
 
-    def _write(self, txn: Any, todo: list[SourceRevision]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    def _write(
+        self, txn: Any, todo: list[SourceRevision], doing: list[str]
+    ) -> tuple[list[dict[str, Any]], dict[str, int]]:
         entries: list[dict[str, Any]] = []
         counts = {"inserted": 0, "updated": 0, "deleted": 0, "unchanged": 0, "placeholders": 0, "redactions": 0}
         inserts: dict[str, list[tuple[SourceRevision, Any]]] = {}
@@ -322,6 +339,7 @@ class Replayer:
                     counts["redactions"] += 1
                 continue
             data = {} if revision.kind == "redacted" else revision.data
+            doing[0] = f"source document {revision.document_id} version {revision.version} of table {revision.table}"
             if self.mode is Mode.HISTORY and mapped is not None and mapped.version < revision.version - 1:
                 if mapped.version < self.first_version.get(revision.document_id, revision.version) - 1:
                     raise HistoryGapError(
@@ -341,9 +359,7 @@ class Replayer:
                 counts["placeholders"] += 1
             if revision.kind == "deleted":
                 if mapped is not None and not mapped.deleted:
-                    txn.execute_statement(
-                        f"DELETE FROM {_name(revision.table)} BY xid WHERE xid = ?", typed(mapped.target_id)
-                    )
+                    txn.execute_statement(f"DELETE FROM {_name(revision.table)} BY xid WHERE xid = ?", mapped.target_id)
                     counts["deleted"] += 1
                     entries.append({**entry, "t": mapped.target_id, "d": True})
                 continue
@@ -357,8 +373,10 @@ class Replayer:
         for table, rows in inserts.items():
             # One parameter per document: a parameter is at most 128 KB (the QLDB Session API's
             # ValueHolder), a document too, so a list of documents in one parameter would not do.
-            documents = [typed({} if r.kind == "redacted" else r.data) for r, _ in rows]
+            documents = [{} if r.kind == "redacted" else r.data for r, _ in rows]
             bag = ", ".join("?" for _ in documents)
+            sources = ", ".join(f"{r.document_id} version {r.version}" for r, _ in rows)
+            doing[0] = f"the insert into table {table} of source documents {sources}"
             ids = list(txn.execute_statement(f"INSERT INTO {_name(table)} << {bag} >>", *documents))
             for (_, entry), inserted in zip(rows, ids, strict=True):
                 entries.append({**entry, "t": inserted["documentId"]})
@@ -374,7 +392,7 @@ class Replayer:
         previous = self.previous_data.get(source_id)
         if previous is None:
             rows = list(
-                txn.execute_statement(f"SELECT VALUE x FROM {_name(table)} AS x BY xid WHERE xid = ?", typed(target_id))
+                txn.execute_statement(f"SELECT VALUE x FROM {_name(table)} AS x BY xid WHERE xid = ?", target_id)
             )
             previous = rows[0] if rows else {}
         before = dict(previous.items())
@@ -386,17 +404,17 @@ class Replayer:
                 return False
             if new:  # one field set to its own value: a new revision, the same data
                 name, value = next(iter(new.items()))
-                txn.execute_statement(f"{by_id} SET x.{_name(name)} = ? WHERE xid = ?", *typed([value, target_id]))
+                txn.execute_statement(f"{by_id} SET x.{_name(name)} = ? WHERE xid = ?", value, target_id)
             else:  # an empty document: a field set and removed in one transaction is one revision
-                txn.execute_statement(f"{by_id} SET x.qldbdr_unchanged = 0 WHERE xid = ?", typed(target_id))
-                txn.execute_statement(f"{by_id} REMOVE x.qldbdr_unchanged WHERE xid = ?", typed(target_id))
+                txn.execute_statement(f"{by_id} SET x.qldbdr_unchanged = 0 WHERE xid = ?", target_id)
+                txn.execute_statement(f"{by_id} REMOVE x.qldbdr_unchanged WHERE xid = ?", target_id)
             return True
         statement = by_id
         if changed:
             statement += " SET " + ", ".join(f"x.{_name(k)} = ?" for k in changed)
         if removed:
             statement += " " + " ".join(f"REMOVE x.{_name(k)}" for k in removed)
-        txn.execute_statement(statement + " WHERE xid = ?", *typed([*changed.values(), target_id]))
+        txn.execute_statement(statement + " WHERE xid = ?", *changed.values(), target_id)
         return True
 
     def _redact_placeholders(self, outcome: Outcome) -> None:
@@ -430,4 +448,4 @@ class Replayer:
                     )
                     return
 
-        self.driver.execute_lambda(run)
+        self._run(run, f"redacting version {version} of target document {target_id}")

@@ -256,7 +256,7 @@ def replay_item(state: RestoreState, partition: int) -> dict[str, Any]:
     plan = _json(vault, base + "plan.json")
     table_ids = set(plan["schema"]["tableIds"])
     revisions = read_partition(vault.store, partition_prefix(vault, state.source_ledger, state.restore_id, partition))
-    with targets.driver(state.target) as driver:
+    with targets.session_driver(state.target) as driver:
         outcome = Replayer(driver, partition, state.mode, state.restore_id).replay(revisions, table_ids)
     result = outcome.to_json()
     _put(vault, f"{base}replayed/p{partition:04d}.json", result)
