@@ -10,18 +10,22 @@ from typing import Any
 
 import pytest
 from amazon.ion.equivalence import ion_equals
+from botocore.exceptions import ClientError
 from pyqldb.driver.qldb_driver import QldbDriver
 
+from qldb_dr.aws.session import Driver
 from qldb_dr.backup import Settings
 from qldb_dr.errors import (
     NoRecoveryPointsError,
     OutOfRangeError,
     ReplicationPendingError,
+    StatementRefusedError,
     TargetNotEmptyError,
     VaultVerificationError,
 )
-from qldb_dr.ion import dump_binary
+from qldb_dr.ion import dump_binary, load_binary
 from qldb_dr.restore import steps
+from qldb_dr.restore import target as targets
 from qldb_dr.restore.model import Target
 from qldb_dr.restore.partition import partition_prefix
 from qldb_dr.restore.replay import Replayer, batches, read_partition, work
@@ -219,7 +223,7 @@ class _Gated:
     """A driver whose second transaction waits for `open`: the worker has loaded its id map,
     then another worker applies something before this one goes on."""
 
-    def __init__(self, driver: QldbDriver, gate: threading.Event) -> None:
+    def __init__(self, driver: Driver, gate: threading.Event) -> None:
         self.driver, self.gate, self.calls = driver, gate, 0
 
     def execute_lambda(self, query: Any) -> Any:
@@ -252,13 +256,13 @@ def test_worker_overtaken_after_loading_its_map_maps_the_other_workers_documents
         revisions = read_partition(vault.store, partition_prefix(vault, "orders", state.restore_id, 0))
         first = next(batches(work(revisions, state.mode, tables)))
         gate = threading.Event()
-        gated = _Gated(_target(running, state.target.ledger), gate)
+        gated = _Gated(targets.session_driver(state.target), gate)
         b = Replayer(gated, 0, state.mode, state.restore_id)  # type: ignore[arg-type]
         overtaken = threading.Thread(target=b.replay, args=(revisions, tables))
         overtaken.start()
         while gated.calls < 2:  # B has loaded its map and waits to start its first transaction
             time.sleep(0.01)
-        a = Replayer(_target(running, state.target.ledger), 0, state.mode, state.restore_id)
+        a = Replayer(targets.session_driver(state.target), 0, state.mode, state.restore_id)
         a.replay(first, tables)
         gate.set()
         overtaken.join(timeout=120)
@@ -461,3 +465,43 @@ def test_revision_redacted_in_the_settle_gap_is_restored_redacted_only_once_its_
     backup(running, settings)  # the next recovery point holds the redaction
     result = restore(running, request, "gap2")
     assert result["verification"]["status"] == "OK", result["verification"]
+
+
+class _Refusing:
+    """The target's qldb-session client, answering an UPDATE that sets `value` as QLDB answers
+    a statement it refuses."""
+
+    def __init__(self, client: Any, value: int) -> None:
+        self.client, self.value = client, value
+
+    def send_command(self, **request: Any) -> Any:
+        execute = request.get("ExecuteStatement", {})
+        sent = [load_binary(bytes(p["IonBinary"])) for p in execute.get("Parameters", [])]
+        if execute.get("Statement", "").startswith("UPDATE Vehicle") and self.value in sent:
+            error = {"Code": "BadRequestException", "Message": "Semantic Error: at line 1 (injected)"}
+            raise ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}, "SendCommand")
+        return self.client.send_command(**request)
+
+
+def test_statement_the_target_refuses_fails_naming_the_source_document(
+    source: tuple[Running, QldbDriver, Settings],
+) -> None:
+    """A statement QLDB refuses fails the partition with StatementRefusedError naming the
+    partition, the source document and version, and the statement — nothing swallowed."""
+    running, driver, settings = source
+    rows(driver, "INSERT INTO Vehicle ?", {"VIN": "R1", "Mileage": 1})
+    rows(driver, "UPDATE Vehicle AS v SET v.Mileage = 424242 WHERE v.VIN = 'R1'")
+    (source_id,) = rows(driver, "SELECT VALUE id FROM Vehicle AS v BY id WHERE v.VIN = 'R1'")
+    backup(running, settings)
+    request = {"sourceLedger": "orders", "targetLedger": "orders-refused", "targetRegion": "us-west-2"}
+    planned, state = partitioned({**request, "mode": "history", "partitions": 1}, "refused")
+    vault = state.open_vault()
+    revisions = read_partition(vault.store, partition_prefix(vault, "orders", state.restore_id, 0))
+    client = _Refusing(running.client("qldb-session", "us-west-2"), 424242)
+    replayer = Replayer(Driver(state.target.ledger, client=client), 0, state.mode, state.restore_id)
+    with pytest.raises(StatementRefusedError) as refused:
+        replayer.replay(revisions, set(planned["schema"]["tableIds"]))
+    message = str(refused.value)
+    assert f"partition 0, source document {source_id} version 1 of table Vehicle: " in message
+    assert "(UPDATE Vehicle AS x BY xid SET x.Mileage = ? WHERE xid = ?)" in message
+    assert "BadRequestException: Semantic Error: at line 1 (injected)" in message
