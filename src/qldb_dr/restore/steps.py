@@ -274,7 +274,7 @@ SUPERSEDED = ReportStatus.SUPERSEDED.value
 def verify_restore(state: RestoreState) -> dict[str, Any]:
     vault = state.open_vault()
     want = expected.from_vault(vault, state.source_ledger, state.cut)
-    with targets.driver(state.target) as driver:
+    with targets.session_driver(state.target) as driver:
         checks = verify(driver, want, state.mode, state.partitions)
     status = max((c.status for c in checks), default=Status.OK)
     verification: dict[str, Any] = {

@@ -20,8 +20,7 @@ import hashlib
 from collections import defaultdict
 from typing import Any
 
-from pyqldb.driver.qldb_driver import QldbDriver
-
+from qldb_dr.aws.session import Driver
 from qldb_dr.checks import Check
 from qldb_dr.ion import ion_hash
 from qldb_dr.restore.expected import DELETED, PLACEHOLDER, REDACTED, USER, ExpectedTarget
@@ -43,11 +42,11 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _rows(driver: QldbDriver, statement: str, *params: Any) -> list[Any]:
+def _rows(driver: Driver, statement: str, *params: Any) -> list[Any]:
     return list(driver.execute_lambda(lambda t: list(t.execute_statement(statement, *params))))
 
 
-def _latest_map(driver: QldbDriver, partitions: int) -> dict[str, tuple[str, int, bool]]:
+def _latest_map(driver: Driver, partitions: int) -> dict[str, tuple[str, int, bool]]:
     """source id -> (target id, source version applied, deleted), from the batch records, a
     partition per transaction (indexed; QLDB's 30 s transaction limit)."""
     statement = f"SELECT b.entries FROM {BATCH_TABLE} AS b WHERE b.partition = ?"
@@ -58,7 +57,7 @@ def _latest_map(driver: QldbDriver, partitions: int) -> dict[str, tuple[str, int
     return mapped
 
 
-def _read(driver: QldbDriver, table: str, target_ids: list[str]) -> dict[str, Any]:
+def _read(driver: Driver, table: str, target_ids: list[str]) -> dict[str, Any]:
     """Target documents by id, a chunk per transaction."""
     found: dict[str, Any] = {}
     for start in range(0, len(target_ids), READ_CHUNK):
@@ -68,7 +67,7 @@ def _read(driver: QldbDriver, table: str, target_ids: list[str]) -> dict[str, An
     return found
 
 
-def _history(driver: QldbDriver, table: str, target_ids: list[str]) -> dict[str, list[Row]]:
+def _history(driver: Driver, table: str, target_ids: list[str]) -> dict[str, list[Row]]:
     """The documents' revisions as (kind, version, data hash), a chunk of ids per transaction
     (history() filtered by metadata.id, as QLDB's guide advises: a whole table's history in one
     transaction would outlast QLDB's 30 s limit)."""
@@ -85,7 +84,7 @@ def _history(driver: QldbDriver, table: str, target_ids: list[str]) -> dict[str,
     return chains
 
 
-def verify(driver: QldbDriver, want: ExpectedTarget, mode: Mode, partitions: int) -> list[Check]:
+def verify(driver: Driver, want: ExpectedTarget, mode: Mode, partitions: int) -> list[Check]:
     """`partitions`: the target's replay partitions."""
     target_tables = {
         r["name"]: r for r in _rows(driver, "SELECT * FROM information_schema.user_tables WHERE status = 'ACTIVE'")
@@ -127,7 +126,7 @@ def _tables(want: ExpectedTarget, target_tables: dict[str, Any]) -> Check:
 
 
 def _contents(
-    driver: QldbDriver, want: ExpectedTarget, mapped: dict[str, tuple[str, int, bool]], target_tables: set[str]
+    driver: Driver, want: ExpectedTarget, mapped: dict[str, tuple[str, int, bool]], target_tables: set[str]
 ) -> list[Check]:
     documents = Check("documents", "per table, the target holds as many documents as the source had")
     content = Check("content", "per table, the target's documents equal the source's, version and data")
@@ -185,7 +184,7 @@ def _contents(
 
 
 def _versions(
-    driver: QldbDriver, want: ExpectedTarget, mapped: dict[str, tuple[str, int, bool]], target_tables: set[str]
+    driver: Driver, want: ExpectedTarget, mapped: dict[str, tuple[str, int, bool]], target_tables: set[str]
 ) -> Check:
     check = Check("versions", "each document's version chain on the target equals the source's")
     chains: dict[str, list[Row]] = {}
