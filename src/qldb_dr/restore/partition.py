@@ -27,7 +27,7 @@ from typing import Any
 from qldb_dr.catalog import Vault
 from qldb_dr.encoding import parse_iso
 from qldb_dr.ion import dump_binary
-from qldb_dr.journal.models import Block, RevisionKind
+from qldb_dr.journal.models import Block, DocumentEntry, Revision, RevisionKind
 from qldb_dr.journal.reader import read_blocks
 from qldb_dr.restore import findings
 from qldb_dr.restore.model import REDACTION, SourceRevision, partition_of
@@ -57,6 +57,21 @@ class Split:
 _KINDS = {RevisionKind.USER: "user", RevisionKind.DELETED: "deleted"}
 
 
+def _source(revision: Revision, entry: DocumentEntry, sequence_no: int) -> SourceRevision:
+    """A user revision as the replay takes it: its table from the block's transactionInfo,
+    labelled with the block `sequence_no` it is replayed at."""
+    return SourceRevision(
+        table=entry.table_name,
+        table_id=entry.table_id,
+        document_id=revision.document_id or "",
+        version=revision.version or 0,
+        kind=_KINDS.get(revision.kind, "redacted"),
+        sequence_no=sequence_no,
+        data=revision.data,
+        data_hash=revision.data_hash,
+    )
+
+
 def split_block(result: Split, block: Block, partitions: int) -> None:
     """Add one block's revisions (and redactions) to `result`."""
     result.blocks += 1
@@ -70,19 +85,7 @@ def split_block(result: Split, block: Block, partitions: int) -> None:
         if entry is None:
             result.unplaced += 1
             continue
-        kind = revision.kind
-        result.revisions[partition_of(doc_id, partitions)].append(
-            SourceRevision(
-                table=entry.table_name,
-                table_id=entry.table_id,
-                document_id=doc_id,
-                version=revision.version or 0,
-                kind=_KINDS.get(kind, "redacted"),
-                sequence_no=block.sequence_no,
-                data=revision.data,
-                data_hash=revision.data_hash,
-            )
-        )
+        result.revisions[partition_of(doc_id, partitions)].append(_source(revision, entry, block.sequence_no))
     # A redaction of an earlier revision (maybe exported before it, so still holding its
     # data): history mode redacts that version on the target too.
     for redacted in (block.redaction_info or {}).get("revisions", ()):
@@ -199,16 +202,5 @@ def catch_up(
             if revision.metadata is None or entry is None or entry.table_id not in tables:
                 continue
             doc_id = revision.document_id or ""
-            result.revisions[partition_of(doc_id, partitions)].append(
-                SourceRevision(
-                    table=entry.table_name,
-                    table_id=entry.table_id,
-                    document_id=doc_id,
-                    version=revision.version or 0,
-                    kind=_KINDS.get(revision.kind, "redacted"),
-                    sequence_no=after + 1,
-                    data=revision.data,
-                    data_hash=revision.data_hash,
-                )
-            )
+            result.revisions[partition_of(doc_id, partitions)].append(_source(revision, entry, after + 1))
     return result
