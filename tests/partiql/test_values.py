@@ -25,6 +25,7 @@ from qldb_dr.partiql.values import (
     make_struct,
     order,
 )
+from tests.partiql.memory import MemoryAccess
 from tests.partiql.strategies import ion_values, timestamps
 
 
@@ -181,3 +182,25 @@ def test_equals_symbol_unknown_text_equals_only_itself() -> None:
     assert index_key(unknown) != index_key("")
     with pytest.raises(PartiqlError, match="no known text"):
         order("<", unknown, "a")
+
+
+def _linear_in(needle: Any, haystack: list[Any]) -> Any:
+    """`needle IN haystack` as SQL defines it: true if an element equals it, unknown (NULL) if
+    none does but one comparison is unknown, else false."""
+    results = [equals(needle, element) for element in haystack]
+    return True if True in results else (None if any(r is not False for r in results) else False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(pool, st.lists(st.one_of(pool, st.just(None)), min_size=0, max_size=40), st.booleans())
+def test_in_list_hashed_or_scanned_agrees_with_equals(needle: Any, haystack: list[Any], negated: bool) -> None:
+    # From 16 elements on, IN looks the needle up among the elements' index keys; below, it
+    # compares one by one. Either way the answer is equals()'s.
+    access = MemoryAccess()
+    expected = _linear_in(needle, haystack)
+    if negated and expected is not None:
+        expected = not expected
+    operator = "NOT IN" if negated else "IN"
+    # Two rows: the second test reuses the collection's keys kept from the first.
+    rows = access.run(f"SELECT VALUE (? {operator} ?) FROM <<1, 2>> AS z", needle, haystack)
+    assert [None if kind(r) is Kind.NULL else r for r in rows] == [expected, expected]

@@ -55,6 +55,7 @@ _DIVIDE: Final = Context(prec=34, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOp
 
 _UNBOUND: Final = object()
 _REMOVED: Final = object()  # a list element removed by DML, dropped once all ops have run
+_HASHED_IN: Final = 16  # `x IN c` looks x up among c's keys from this many elements on
 
 
 def execute(statement: str, parameters: Sequence[Any], access: TableAccess) -> list[Any]:
@@ -106,6 +107,7 @@ class _Evaluator:
         self.access = access
         self.aggregates: dict[int, Any] = {}
         self.tables: dict[str, TableInfo] = {}
+        self.members: dict[int, tuple[Any, frozenset[str], bool]] = {}  # IN node -> its collection's keys
         self.dispatch: dict[type, Callable[[Any, _Frame], Any]] = {
             ast.Literal: self._literal,
             ast.Param: self._param,
@@ -725,6 +727,11 @@ class _Evaluator:
             return None
         if k not in SEQUENCES:
             raise PartiqlError(f"IN needs a list, bag or subquery on its right, not {type_name(haystack)}")
+        if len(haystack) >= _HASHED_IN and (needle_key := index_key(needle)) is not None:
+            keys, unknown = self._members(node, haystack)
+            if needle_key in keys:
+                return not node.negated
+            return None if unknown else node.negated
         unknown = False
         for element in haystack:
             result = equals(needle, element)
@@ -733,6 +740,20 @@ class _Evaluator:
             if result is not False:
                 unknown = True
         return None if unknown else node.negated
+
+    def _members(self, node: ast.In, haystack: Any) -> tuple[frozenset[str], bool]:
+        """The collection's equality keys (`index_key`: equal keys exactly when `equals` is True)
+        and whether an element is NULL or MISSING (`x IN` it is then unknown, not false), kept
+        while the same collection is tested row after row — `WHERE id IN ?` with a list of
+        hundreds of ids was a linear scan per row."""
+        cached = self.members.get(id(node))
+        if cached is not None and cached[0] is haystack:
+            return cached[1], cached[2]
+        keys = [index_key(element) for element in haystack]
+        unknown = any(kind(e) in (Kind.NULL, Kind.MISSING) for e in haystack)
+        found = frozenset(k for k in keys if k is not None)
+        self.members[id(node)] = (haystack, found, unknown)
+        return found, unknown
 
     def _in_values(self, collection: ast.Expr, frame: _Frame) -> Any:
         if isinstance(collection, ast.Subquery):
