@@ -58,6 +58,7 @@ def test_drill_with_an_injected_replay_failure_retries_verifies_and_meets_its_rp
     assert len(report["restore"]["executions"]) == 2, "the failed batch was retried by a second execution"
     assert {c["name"]: c["status"] for c in report["checks"]}.items() >= {
         "restore": "OK",
+        "injected-fault": "OK",
         "lost-writes": "OK",
         "application": "OK",
         "primary-lost": "OK",

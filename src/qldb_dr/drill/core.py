@@ -176,6 +176,37 @@ def restore_check(run: RestoreRun) -> Check:
     return check
 
 
+def fault_check(partition: int, failed: list[dict[str, Any]], run: RestoreRun) -> Check:
+    """Whether the replay failure a drill injected into `partition` happened, and the restore
+    recovered from it: `failed` is the restore's failed Map items (`runs.failed_items`). A
+    restore that never reached Replay (a standby already holding the recovery point has
+    nothing to replay) cannot fail there: the drill did not exercise the retry, and says so."""
+    check = Check("injected-fault", f"the replay failure injected into partition {partition} happened and was retried")
+    fired = [
+        f
+        for f in failed
+        if f.get("map") == "replay"
+        and f.get("error") == "InjectedFaultError"
+        and int((f.get("item") or {}).get("partition", -1)) == partition
+    ]
+    if not fired:
+        replayed = (run.report or {}).get("revisions")
+        check.warn(
+            f"restore {run.restore_id} never replayed partition {partition}"
+            + (f" ({replayed} revisions to replay)" if replayed is not None else "")
+            + ": the injected failure did not happen, so the retry was not exercised; run the drill with a "
+            "strategy or a --fail-after that leaves the final restore something to replay"
+        )
+        check.summary = "not exercised: nothing failed"
+    elif run.verified and len(run.executions) > 1:
+        check.passed()
+        check.summary = f"partition {partition} failed as injected; {len(run.executions) - 1} retry verified the target"
+    else:
+        check.fail(f"partition {partition} failed as injected, but no retry verified the target (ended {run.status})")
+        check.summary = "not recovered"
+    return check
+
+
 def write_report(vault: Vault, source: str, report: dict[str, Any]) -> str:
     """Put the drill's report into the vault, once (`<source>/drills/<drillId>.json`); a step
     retried after writing it finds it there and leaves it (Object Lock keeps the first)."""

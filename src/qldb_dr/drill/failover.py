@@ -127,6 +127,7 @@ class FailoverDrill:
             self.drill_id, self.source, self.target, self.settings.primary_region, self.settings.dr_region
         )
         self.checks: list[Check] = []
+        self.injected: int | None = None  # the partition whose replay the drill made fail
         self.backups: list[dict[str, Any]] = []
         self._phase_started = time.monotonic()
 
@@ -301,8 +302,15 @@ class FailoverDrill:
         incremental = s.strategy is not Strategy.BACKUP_RESTORE and targets.exists(Target(self.target, s.dr_region))
         restore_id = runs.new_restore_id(self.target)
         lam = aws_client("lambda", s.dr_region)
+        if s.inject_replay_failure and incremental and latest.last_block is not None:
+            held = targets.state(Target(self.target, s.dr_region))
+            if held is not None and held.watermark >= latest.last_block.sequence_no:
+                self.progress.event(
+                    f"the standby already holds recovery point {latest.recovery_point_id}: the final restore has "
+                    "nothing to replay, so the injected failure cannot happen"
+                )
         if s.inject_replay_failure:
-            partition = self.random.randrange(s.partitions)
+            partition = self.injected = self.random.randrange(s.partitions)
             faults.set_replay_fault(lam, faults.replay_fault(restore_id, partition))
             self.progress.event(f"injected: partition {partition} of restore {restore_id} will fail to replay")
         self._phase(
@@ -427,6 +435,9 @@ class FailoverDrill:
             restore.fail("no recovery point reached the DR vault before the primary region was lost")
             restore.summary = "nothing restored"
         self.checks.insert(0, restore)
+        if run is not None and self.injected is not None:
+            failed = runs.failed_items(self.dr_vault, self.source, run.restore_id)
+            self.checks.insert(1, core.fault_check(self.injected, failed, run))
         accounting = None
         if run is not None and run.report is not None and point is not None:
             cut = int(run.report["restoredToBlock"])
