@@ -16,11 +16,11 @@ from pyqldb.driver.qldb_driver import QldbDriver
 import qldb_dr.aws
 from qldb_dr.backup import Settings
 from qldb_dr.errors import VaultVerificationError
-from qldb_dr.restore import steps
+from qldb_dr.restore import partition, steps
 from qldb_dr.restore import target as targets
 from tests.backup.conftest import write
 from tests.local.conftest import Running
-from tests.restore.conftest import backup, plan, restore, rows
+from tests.restore.conftest import backup, partitioned, plan, restore, rows
 
 REQUEST = {"sourceLedger": "orders", "targetLedger": "once", "targetRegion": "us-west-2"}
 
@@ -30,8 +30,8 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
     """Every S3 GetObject any qldb-dr client makes, by key."""
     counted: Counter[str] = Counter()
 
-    def client(service: str, region_name: str | None = None) -> Any:
-        made = boto3.client(service, region_name=region_name)
+    def client(service: str, region_name: str | None = None, **options: Any) -> Any:
+        made = boto3.client(service, region_name=region_name, **options)
         if service == "s3":
             made.meta.events.register(
                 "provide-client-params.s3.GetObject", lambda params, **_: counted.update([params["Key"]])
@@ -196,3 +196,26 @@ def test_tampered_object_read_again_for_an_undropped_table_stops_the_restore_nam
     vault = held.open_vault()
     written = list(vault.store.list(vault.restore("orders", "again1") + "partitions/"))
     assert not [k for k in written if k.endswith(".catch-up.ion")], written
+
+
+@pytest.mark.parametrize("mode", ["latest", "history"])
+def test_verify_restore_reads_no_data_object_it_takes_partitions_summaries(
+    source: tuple[Running, QldbDriver, Settings], reads: Counter[str], mode: str
+) -> None:
+    running, driver, settings = source
+    data = _two_points(running, driver, settings)
+    request = {**REQUEST, "targetLedger": f"summaries-{mode}", "mode": mode}
+    planned, state = partitioned(request, f"summaries-{mode}")
+    for item in json.loads(state.open_vault().store.read(planned["partitions"])):
+        steps.replay_item(state, item["partition"])
+    reads.clear()
+    verification = steps.verify_restore(state)
+    assert verification["status"] == "OK" and verification["expectedFrom"] == "summaries", verification
+    assert not [k for k in reads if k in data], f"Verify Restore read the journal again: {reads}"
+    # A restore resumed across an upgrade has no summaries: the journal is read, and the verdict is the same.
+    vault = state.open_vault()
+    for key in vault.store.list(partition.summaries_prefix(vault, state.source_ledger, state.restore_id)):
+        running.client("s3").delete_object(Bucket="vault-primary", Key=key)
+    again = steps.verify_restore(state)
+    assert again["expectedFrom"] == "journal" and again["status"] == "OK"
+    assert [c["summary"] for c in again["checks"]] == [c["summary"] for c in verification["checks"]]

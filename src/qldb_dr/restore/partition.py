@@ -29,7 +29,7 @@ from qldb_dr.encoding import parse_iso
 from qldb_dr.ion import dump_binary
 from qldb_dr.journal.models import Block, DocumentEntry, Revision, RevisionKind
 from qldb_dr.journal.reader import read_blocks
-from qldb_dr.restore import findings
+from qldb_dr.restore import expected, findings
 from qldb_dr.restore.model import REDACTION, SourceRevision, partition_of
 from qldb_dr.restore.plan import SchemaEvents, learn
 from qldb_dr.store import Store
@@ -111,6 +111,7 @@ class _Reading:
     after: int
     cut: int | None
     at: datetime | None
+    summary: expected.Summary
     result: Split = field(default_factory=Split)
     schema: SchemaEvents = field(default_factory=SchemaEvents)
     read_to: int | None = None  # the last block before the cut (or `at`)
@@ -124,6 +125,7 @@ class _Reading:
             self.beyond_at = block.sequence_no
             return
         self.read_to = block.sequence_no
+        self.summary.add(block)
         if block.sequence_no > self.after:
             self.schema.watermark()  # the schema as of the target's watermark, for the catch-up
         learn(self.schema, block)
@@ -136,15 +138,24 @@ class _Reading:
                     self.earlier[entry.table_id] += 1
 
 
-def read_object(vault: Vault, item: dict[str, Any], partitions: int, after: int) -> tuple[dict[str, Any], Split]:
+def read_object(
+    vault: Vault, item: dict[str, Any], partitions: int, after: int, versions: bool = True
+) -> tuple[dict[str, Any], Split, expected.Summary]:
     """Read one Map item's object once: its findings and what it gives the restore (its
-    schema, its revisions by partition, how far it was read), writing nothing."""
+    schema, its revisions by partition, how far it was read, its summary for Verify Restore
+    — `versions`: every version, for a history restore), writing nothing."""
     key = str(item["key"])
     store: Store = vault.store
     if item.get("pin"):  # the version the recovery point pinned, and nothing else
         store = PinnedStore(vault.store, {key: Pin.from_json(item["pin"])}, {})
     at, cut = item.get("at"), item.get("cut")
-    reading = _Reading(partitions, after, None if cut is None else int(cut), None if at is None else parse_iso(at))
+    reading = _Reading(
+        partitions,
+        after,
+        None if cut is None else int(cut),
+        None if at is None else parse_iso(at),
+        expected.Summary(versions),
+    )
     found = findings.read(store, item, reading)
     result = reading.result
     outcome = {
@@ -160,17 +171,29 @@ def read_object(vault: Vault, item: dict[str, Any], partitions: int, after: int)
         "beyondAt": reading.beyond_at,
         "earlierRevisions": dict(reading.earlier),
     }
-    return outcome, result
+    return outcome, result, reading.summary
 
 
 def partition_object(
-    vault: Vault, source: str, restore_id: str, item: dict[str, Any], partitions: int, after: int
+    vault: Vault, source: str, restore_id: str, item: dict[str, Any], partitions: int, after: int, versions: bool
 ) -> dict[str, Any]:
-    """Read, verify and split one object; its partition files are written only if it verified."""
-    outcome, result = read_object(vault, item, partitions, after)
+    """Read, verify and split one object; its partition files and summary are written only if
+    it verified."""
+    outcome, result, summary = read_object(vault, item, partitions, after, versions)
     if outcome["findings"]["verified"]:
         write(vault, source, restore_id, item, result)
+        vault.store.write(summary_key(vault, source, restore_id, item), summary.to_ion())
     return outcome
+
+
+def summaries_prefix(vault: Vault, source: str, restore_id: str) -> str:
+    return f"{vault.restore(source, restore_id)}expected/"
+
+
+def summary_key(vault: Vault, source: str, restore_id: str, item: dict[str, Any]) -> str:
+    """Where the item's summary goes (`expected.Summary`): named by its blocks, so the names'
+    order is the journal's."""
+    return f"{summaries_prefix(vault, source, restore_id)}{int(item['first']):012d}-{int(item['last']):012d}.ion"
 
 
 def write(vault: Vault, source: str, restore_id: str, item: dict[str, Any], result: Split, kind: str = "") -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,7 +36,7 @@ from qldb_dr.restore import expected, gate
 from qldb_dr.restore import plan as planning
 from qldb_dr.restore import target as targets
 from qldb_dr.restore.model import Mode, ReportStatus, Target
-from qldb_dr.restore.partition import partition_object, partition_prefix
+from qldb_dr.restore.partition import partition_object, partition_prefix, summaries_prefix
 from qldb_dr.restore.partition import write as write_partitions
 from qldb_dr.restore.replay import Replayer, read_partition
 from qldb_dr.restore.settings import Settings
@@ -197,7 +198,15 @@ def partition_item(state: RestoreState, item: dict[str, Any]) -> dict[str, Any]:
     except ObjectNotFoundError:
         pass
     # Read, verified and split in one pass; an object that failed is read again on a retry
-    outcome = partition_object(vault, state.source_ledger, state.restore_id, item, state.partitions, state.watermark)
+    outcome = partition_object(
+        vault,
+        state.source_ledger,
+        state.restore_id,
+        item,
+        state.partitions,
+        state.watermark,
+        versions=state.mode is Mode.HISTORY,
+    )
     _put(vault, marker, outcome)
     return _summary(outcome)
 
@@ -271,9 +280,29 @@ def replay_item(state: RestoreState, partition: int) -> dict[str, Any]:
 SUPERSEDED = ReportStatus.SUPERSEDED.value
 
 
+SUMMARY_READERS = 8  # summaries read at once (S3 GETs)
+
+
+def _expected(state: RestoreState, vault: Vault) -> tuple[expected.ExpectedTarget, str]:
+    """The expected target, and what it was computed from: the summaries Partition wrote of the
+    objects it verified (the journal is not read again), or the vault's journal where they do
+    not cover it (a restore resumed across an upgrade)."""
+    versions = state.mode is Mode.HISTORY
+    items = _json(vault, state.base(vault) + "objects.json")
+    keys = sorted(vault.store.list(summaries_prefix(vault, state.source_ledger, state.restore_id)))
+    if items:
+        with ThreadPoolExecutor(SUMMARY_READERS) as pool:
+            found = expected.from_summaries(
+                pool.map(vault.store.read, keys), state.cut, min(int(i["first"]) for i in items), versions=versions
+            )
+        if found is not None:
+            return found, "summaries"
+    return expected.from_vault(vault, state.source_ledger, state.cut, versions=versions), "journal"
+
+
 def verify_restore(state: RestoreState) -> dict[str, Any]:
     vault = state.open_vault()
-    want = expected.from_vault(vault, state.source_ledger, state.cut)
+    want, computed_from = _expected(state, vault)
     with targets.session_driver(state.target) as driver:
         checks = verify(driver, want, state.mode, state.partitions)
     status = max((c.status for c in checks), default=Status.OK)
@@ -281,6 +310,7 @@ def verify_restore(state: RestoreState) -> dict[str, Any]:
         "status": status.name,
         "checks": [c.to_json() for c in checks],
         "documents": len(want.documents),
+        "expectedFrom": computed_from,
     }
     # A later restore of the same target (a warm standby's next recovery point) may have
     # written past this one's block while it verified: the target then differs from the
