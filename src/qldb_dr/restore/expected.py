@@ -3,7 +3,9 @@ verified journal alone.
 
 This is the oracle — of Verify Restore, and of the differential tests that hold every
 strategy and mode to it. It shares nothing with planning, partitioning or replay but the
-journal reader, so a mistake in one is not repeated in the other. Its rules:
+journal reader, so a mistake in one is not repeated in the other. (Partition runs its
+`Summary` on the blocks it verifies, so that Verify Restore need not read the journal again;
+the rules are applied here, to the blocks or to those summaries alike.) Its rules:
 
 * A table is what the journal's DDL statements say: CREATE TABLE makes a new table of that
   name (a dropped table's name can be used again: the old table and its documents stay

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from typing import Any
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from qldb_dr.aws.session import Driver
 from qldb_dr.checks import Check
@@ -27,8 +29,10 @@ from qldb_dr.restore.expected import DELETED, PLACEHOLDER, REDACTED, USER, Expec
 from qldb_dr.restore.model import BATCH_TABLE, PROJECT_TABLES, Mode
 
 READ_CHUNK = 200  # documents read back per transaction (QLDB's 30 s transaction limit)
+READERS = 4  # read transactions at once, each on a session of its own
 
 Row = tuple[str, int, bytes | None]
+T = TypeVar("T")
 
 
 def _digest(rows: list[Row]) -> str:
@@ -46,24 +50,37 @@ def _rows(driver: Driver, statement: str, *params: Any) -> list[Any]:
     return list(driver.execute_lambda(lambda t: list(t.execute_statement(statement, *params))))
 
 
+def _each(driver: Driver, statement: str, parameters: list[Any], each: Callable[[list[Any]], T]) -> Iterator[T]:
+    """`each` of the rows of `statement` run once per parameter, a transaction each, READERS
+    at a time (each read is independent: QLDB serves them side by side), in order."""
+    with ThreadPoolExecutor(READERS) as pool:
+        yield from pool.map(lambda parameter: each(_rows(driver, statement, parameter)), parameters)
+
+
+def _chunks(ids: list[str]) -> list[list[str]]:
+    return [ids[start : start + READ_CHUNK] for start in range(0, len(ids), READ_CHUNK)]
+
+
 def _latest_map(driver: Driver, partitions: int) -> dict[str, tuple[str, int, bool]]:
     """source id -> (target id, source version applied, deleted), from the batch records, a
     partition per transaction (indexed; QLDB's 30 s transaction limit)."""
     statement = f"SELECT b.entries FROM {BATCH_TABLE} AS b WHERE b.partition = ?"
-    entries = [e for p in range(partitions) for row in _rows(driver, statement, p) for e in row["entries"]]
+    read = _each(driver, statement, list(range(partitions)), lambda rows: [e for r in rows for e in r["entries"]])
+    entries = [e for per_partition in read for e in per_partition]
     mapped: dict[str, tuple[str, int, bool]] = {}
     for entry in sorted((e for e in entries if "v" in e), key=lambda e: int(e["v"])):
         mapped[str(entry["s"])] = (str(entry["t"]), int(entry["v"]), bool(entry.get("d")))
     return mapped
 
 
-def _read(driver: Driver, table: str, target_ids: list[str]) -> dict[str, Any]:
-    """Target documents by id, a chunk per transaction."""
-    found: dict[str, Any] = {}
-    for start in range(0, len(target_ids), READ_CHUNK):
-        chunk = target_ids[start : start + READ_CHUNK]
-        rows = _rows(driver, f"SELECT xid, x FROM {_quoted(table)} AS x BY xid WHERE xid IN ?", chunk)
-        found.update({str(r["xid"]): r["x"] for r in rows})
+def _read(driver: Driver, table: str, target_ids: list[str]) -> dict[str, bytes]:
+    """Target documents by id, as the Ion hashes of their data, a chunk per transaction."""
+    statement = f"SELECT xid, x FROM {_quoted(table)} AS x BY xid WHERE xid IN ?"
+    found: dict[str, bytes] = {}
+    for hashed in _each(
+        driver, statement, _chunks(target_ids), lambda rows: [(r["xid"], ion_hash(r["x"])) for r in rows]
+    ):
+        found.update((str(xid), data_hash) for xid, data_hash in hashed)
     return found
 
 
@@ -71,17 +88,21 @@ def _history(driver: Driver, table: str, target_ids: list[str]) -> dict[str, lis
     """The documents' revisions as (kind, version, data hash), a chunk of ids per transaction
     (history() filtered by metadata.id, as QLDB's guide advises: a whole table's history in one
     transaction would outlast QLDB's 30 s limit)."""
+    statement = f"SELECT * FROM history({_quoted(table)}) AS h WHERE h.metadata.id IN ?"
     chains: dict[str, list[Row]] = defaultdict(list)
-    for start in range(0, len(target_ids), READ_CHUNK):
-        chunk = target_ids[start : start + READ_CHUNK]
-        for row in _rows(driver, f"SELECT * FROM history({_quoted(table)}) AS h WHERE h.metadata.id IN ?", chunk):
-            metadata = row["metadata"]
-            if "data" in row:
-                kind, data_hash = USER, ion_hash(row["data"])
-            else:
-                kind, data_hash = (REDACTED if "dataHash" in row else DELETED), None
-            chains[str(metadata["id"])].append((kind, int(metadata["version"]), data_hash))
+    for revisions in _each(driver, statement, _chunks(target_ids), lambda rows: [_revision(r) for r in rows]):
+        for document_id, row in revisions:
+            chains[document_id].append(row)
     return chains
+
+
+def _revision(row: Any) -> tuple[str, Row]:
+    metadata = row["metadata"]
+    if "data" in row:
+        kind, data_hash = USER, ion_hash(row["data"])
+    else:
+        kind, data_hash = (REDACTED if "dataHash" in row else DELETED), None
+    return str(metadata["id"]), (kind, int(metadata["version"]), data_hash)
 
 
 def verify(driver: Driver, want: ExpectedTarget, mode: Mode, partitions: int) -> list[Check]:
@@ -141,7 +162,7 @@ def _contents(
         present = {s: m for s, m in ours.items() if not m[2]}
         now = _read(driver, table, [m[0] for m in present.values()]) if table in target_tables else {}
         actual_rows: list[Row] = [
-            (source_id, version, ion_hash(now[target_id]))
+            (source_id, version, now[target_id])
             for source_id, (target_id, version, _) in present.items()
             if target_id in now
         ]
