@@ -428,6 +428,21 @@ def test_iter_binary_deep_nesting_raises_decode_error() -> None:
     assert "nested too deeply" in str(_decode_error(IVM + value))
 
 
+def test_iter_binary_nesting_limit_is_exact() -> None:
+    # The same limit whether the decoder runs as Python or compiled (where nothing else stops
+    # a crafted stream from exhausting the C stack).
+    from qldb_dr.ion.decoder import MAX_DEPTH
+
+    def nested(levels: int) -> bytes:
+        value = b"\x20"
+        for _ in range(levels):
+            value = tlv(0xB0, value)
+        return IVM + value
+
+    assert load_binary(nested(MAX_DEPTH)) is not None
+    assert "nested too deeply" in str(_decode_error(nested(MAX_DEPTH + 1)))
+
+
 def test_load_binary_two_values_raises_decode_error() -> None:
     with pytest.raises(IonDecodeError, match="exactly one top-level value, found 2"):
         load_binary(IVM + b"\x20\x20")

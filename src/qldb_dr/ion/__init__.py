@@ -12,13 +12,21 @@ between this package, pyqldb and simpleion without conversion:
 
 Timestamps keep their precision (``Timestamp.precision`` and ``fractional_seconds``),
 decimals their exponent: both take part in the Ion hash.
+
+The hot modules run compiled (mypyc) where `make compiled` built them from these very sources
+(`qldb_dr.ion.compiled`); ``COMPILED`` says whether they do.
 """
 
-from qldb_dr.ion.binary import dump_binary, iter_binary, load_binary
-from qldb_dr.ion.hash import ion_hash, serialize
-from qldb_dr.ion.text import dump_text, iter_text, load_text
+from qldb_dr.ion import compiled as _compiled
+
+COMPILED = _compiled.activate(__path__)  # before any submodule is imported
+
+from qldb_dr.ion.binary import dump_binary, iter_binary, load_binary  # noqa: E402
+from qldb_dr.ion.hash import ion_hash, serialize  # noqa: E402
+from qldb_dr.ion.text import dump_text, iter_text, load_text  # noqa: E402
 
 __all__ = [
+    "COMPILED",
     "dump_binary",
     "dump_text",
     "ion_hash",

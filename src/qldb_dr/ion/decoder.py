@@ -63,6 +63,11 @@ _ANNOTATED: dict[type, tuple[Any, IonType]] = {
 
 _SINGLE = Struct(">f")
 
+# How deep containers may nest: deeper data is refused (IonDecodeError), the same way whether
+# this module runs as Python (whose recursion limit it stays well below) or compiled (where
+# nothing else would stop a crafted export from exhausting the C stack).
+MAX_DEPTH = 256
+
 # Modes of read_values: what the container body becomes.
 LIST = 0
 DICT = 1
@@ -81,12 +86,15 @@ def decode_error(exc: Exception, offset: int) -> IonDecodeError:
     return IonDecodeError(f"malformed Ion binary value: {exc}", offset)
 
 
-def read_values(data: bytes, pos: int, end: int, symbols: list[str | None], mode: int) -> Any:
-    """The values in ``data[pos:end]``: a list (LIST), a struct (DICT) or field pairs (PAIRS).
+def read_values(data: bytes, pos: int, end: int, symbols: list[str | None], mode: int, depth: int = 0) -> Any:
+    """The values in ``data[pos:end]``: a list (LIST), a struct (DICT) or field pairs (PAIRS),
+    ``depth`` containers deep.
 
     The hot loop of the module: every value of a container is decoded inline here, except
     the rarer or costlier types, which get a function each.
     """
+    if depth > MAX_DEPTH:
+        raise IonDecodeError(f"containers are nested too deeply (more than {MAX_DEPTH})", pos)
     out: Any = {} if mode == DICT else []
     first = pos
     nsym = len(symbols)
@@ -141,11 +149,11 @@ def read_values(data: bytes, pos: int, end: int, symbols: list[str | None], mode
                 if tid == 0x8:
                     value = data[pos:vend].decode("utf-8")
                 elif tid == 0xD:
-                    value = read_values(data, pos, vend, symbols, DICT)
+                    value = read_values(data, pos, vend, symbols, DICT, depth + 1)
                 elif tid == 0x2:
                     value = data[pos] if ln == 1 else int.from_bytes(data[pos:vend], "big")
                 elif tid == 0xB:
-                    value = read_values(data, pos, vend, symbols, LIST)
+                    value = read_values(data, pos, vend, symbols, LIST, depth + 1)
                 elif tid == 0x6:
                     value = read_timestamp(data, pos, vend)
                 elif tid == 0x5:
@@ -175,9 +183,9 @@ def read_values(data: bytes, pos: int, end: int, symbols: list[str | None], mode
                     pos = vend  # NOP padding
                     continue
                 elif tid == 0xE:
-                    value = _annotated(data, pos, vend, symbols, start)
+                    value = _annotated(data, pos, vend, symbols, start, depth + 1)
                 elif tid == 0xC:
-                    value = IonPyList.from_value(IonType.SEXP, read_values(data, pos, vend, symbols, LIST))
+                    value = IonPyList.from_value(IonType.SEXP, read_values(data, pos, vend, symbols, LIST, depth + 1))
                 elif tid == 0x9:
                     value = IonPyBytes.from_value(IonType.CLOB, data[pos:vend])
                 else:
@@ -197,7 +205,7 @@ def read_values(data: bytes, pos: int, end: int, symbols: list[str | None], mode
     if mode == DICT and len(out) != count:
         # Repeated field names: a dict would keep only the last one.
         struct = IonPyDict.from_value(IonType.STRUCT, {})
-        for name, field in read_values(data, first, end, symbols, PAIRS):
+        for name, field in read_values(data, first, end, symbols, PAIRS, depth):
             struct.add_item(name, field)
         return struct
     return out
@@ -224,7 +232,7 @@ def value_end(data: bytes, pos: int, end: int) -> int:
     return vend
 
 
-def _annotated(data: bytes, pos: int, end: int, symbols: list[str | None], start: int) -> Any:
+def _annotated(data: bytes, pos: int, end: int, symbols: list[str | None], start: int, depth: int) -> Any:
     """The value of an annotation wrapper whose body is ``data[pos:end]``."""
     length, p = varuint_at(data, pos)
     annotations_end = p + length
@@ -245,7 +253,7 @@ def _annotated(data: bytes, pos: int, end: int, symbols: list[str | None], start
         raise IonDecodeError("an annotation wrapper must wrap exactly one value", start)
     if value_end(data, p, end) != end:
         raise IonDecodeError("an annotation wrapper's value must fill the wrapper", start)
-    (value,) = read_values(data, p, end, symbols, LIST)
+    (value,) = read_values(data, p, end, symbols, LIST, depth)
     return _annotate(value, tuple(annotations))
 
 

@@ -1,0 +1,54 @@
+"""The hot Ion modules compiled with mypyc, used when they have been built (`make compiled`).
+
+Why: reading and hashing Ion is most of what `verify`, Partition and the local ledger spend,
+and mypyc compiles these typed modules, unchanged, to C extensions about twice as fast. They
+are optional: with no C compiler or Python headers, in Lambda's bundle (the sources only), or
+with QLDB_DR_ION=pure, the very same modules run as Python.
+
+`python -m qldb_dr.ion.build` builds them into build/mypyc/ at the project root with a record
+of the sources they were built from. At import (`qldb_dr.ion`), `activate` puts them
+first on the package's path only if every source is still the one recorded — a module edited
+since its build is never run stale: the whole set then runs as Python until rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import sys
+from pathlib import Path
+
+MODULES = ("scalars", "symbols", "decoder", "encoder", "binary", "hash", "binhash")
+PACKAGE = Path(__file__).resolve().parent
+SRC = PACKAGE.parents[1]
+BUILD = SRC.parent / "build" / "mypyc"
+PURE = "QLDB_DR_ION"  # = "pure": run the Python modules even when compiled ones are built
+
+
+def fingerprint(package: Path = PACKAGE) -> dict[str, str]:
+    """The SHA-256 of each compiled module's source."""
+    return {m: hashlib.sha256((package / f"{m}.py").read_bytes()).hexdigest() for m in MODULES}
+
+
+def activate(package_path: list[str], build: Path = BUILD) -> bool:
+    """Put the compiled modules first on the Ion package's `__path__` if they were built from
+    the sources here; True when they will be imported."""
+    if os.environ.get(PURE) == "pure":
+        return False
+    try:
+        record = json.loads((build / "sources.json").read_text())
+    except (OSError, ValueError):
+        return False  # not built
+    if record.get("sources") != fingerprint() or record.get("python") != sys.implementation.cache_tag:
+        return False  # built from other sources, or for another Python
+    if str(build) not in sys.path:
+        sys.path.append(str(build))  # mypyc's runtime library, a top-level module
+    try:
+        importlib.import_module(str(record["runtime"]))
+    except ImportError:
+        sys.path.remove(str(build))
+        return False
+    package_path.insert(0, str(build / "qldb_dr" / "ion"))
+    return True
