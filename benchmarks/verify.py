@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from amazon.ion import simpleion  # noqa: E402
 
+from qldb_dr import ion  # noqa: E402
 from qldb_dr.journal.export import discover, open_export  # noqa: E402
 from qldb_dr.journal.hashing import dot, merkle_root  # noqa: E402
 from qldb_dr.journal.models import OutputFormat  # noqa: E402
@@ -120,6 +121,7 @@ def main() -> None:
         "  (simpleion + ionhash)"
     )
     print(f"ratio          : {ours / base:.1f}x the baseline")
+    print(f"Ion modules    : {'compiled (mypyc)' if ion.COMPILED else 'Python'} (QLDB_DR_ION=pure: Python)")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ built (CI builds them first), and the Ion tests run again here as Python."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -52,6 +53,18 @@ def test_compiled_modules_are_used_where_this_machine_can_build_them() -> None:
     used = _which({**os.environ})
     assert used.startswith("True ") and used.endswith(".so"), used
     assert _which({**os.environ, compiled.PURE: "pure"}).endswith("decoder.py")
+    # A process started from one using them (multiprocessing's spawn, Lambda's forkserver) finds
+    # the real package, and the compiled modules again: nothing on sys.path shadows qldb_dr.
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        (child,) = pool.map(_imported, [0])
+    assert child[0] == [str(compiled.SRC / "qldb_dr")] and child[1] is True, child
+    assert not [p for p in sys.path if "mypyc" in p], sys.path
+
+
+def _imported(_: int) -> tuple[list[str], bool]:
+    import qldb_dr
+
+    return list(qldb_dr.__path__), qldb_dr.ion.COMPILED
 
 
 def test_the_ion_tests_pass_as_python() -> None:
@@ -72,7 +85,7 @@ def test_a_build_from_other_sources_is_not_used(tmp_path: Path, monkeypatch: pyt
     monkeypatch.delenv(compiled.PURE, raising=False)
     path: list[str] = []
     assert not compiled.activate(path, tmp_path), "nothing built"
-    record = {"sources": compiled.fingerprint(), "python": sys.implementation.cache_tag, "runtime": "absent__mypyc"}
+    record = {"sources": compiled.fingerprint(), "python": sys.implementation.cache_tag, "runtime": "absent__mypyc.so"}
     stale = {**record, "sources": {**record["sources"], "decoder": "0" * 64}}
     (tmp_path / "sources.json").write_text(json.dumps(stale))
     assert not compiled.activate(path, tmp_path), "a module changed since the build"

@@ -63,7 +63,7 @@ def build() -> None:
             distribution.run_command("build_ext")
         finally:
             os.chdir(here)
-    runtime = next(p.name.split(".")[0] for p in BUILD.glob("*__mypyc.*"))
+    runtime = next(p.name for p in BUILD.glob("*__mypyc.*"))
     record = {"sources": fingerprint(), "python": sys.implementation.cache_tag, "runtime": runtime}
     (BUILD / "sources.json").write_text(json.dumps(record, indent=2) + "\n")
 

@@ -14,7 +14,7 @@ since its build is never run stale: the whole set then runs as Python until rebu
 from __future__ import annotations
 
 import hashlib
-import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -43,12 +43,19 @@ def activate(package_path: list[str], build: Path = BUILD) -> bool:
         return False  # not built
     if record.get("sources") != fingerprint() or record.get("python") != sys.implementation.cache_tag:
         return False  # built from other sources, or for another Python
-    if str(build) not in sys.path:
-        sys.path.append(str(build))  # mypyc's runtime library, a top-level module
-    try:
-        importlib.import_module(str(record["runtime"]))
-    except ImportError:
-        sys.path.remove(str(build))
-        return False
+    # mypyc's runtime library is a top-level module the compiled ones import by name: loaded
+    # from its file, not by putting build/ on sys.path — whose qldb_dr/ directory would then
+    # shadow the real package as a namespace package in every process started after this one.
+    name = str(record["runtime"]).split(".")[0]
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, build / str(record["runtime"]))
+        if spec is None or spec.loader is None:
+            return False
+        try:
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        except ImportError:
+            return False
+        sys.modules[name] = module
     package_path.insert(0, str(build / "qldb_dr" / "ion"))
     return True
