@@ -109,3 +109,18 @@ def test_summaries_with_a_gap_or_short_of_the_cut_give_no_model() -> None:
     assert expected.from_summaries([written[0], written[2]], last, 0, versions=False) is None, "a missing object"
     assert expected.from_summaries(written[:2], last, 0, versions=False) is None, "short of the cut"
     assert expected.from_summaries(written[1:], last, 0, versions=False) is None, "not from the first block"
+
+
+def test_a_model_from_summaries_refuses_live_data_it_does_not_hold() -> None:
+    """Summaries carry each version's hash, not its data: live() must say so, not return None
+    where a document's data should be (it did)."""
+    blocks = generate_journal(Workload(documents=6, versions=2))
+    last = blocks[-1].sequence_no
+    found = expected.from_summaries(_summaries([blocks], last, False), last, 0, versions=False)
+    assert found is not None and found.latest() == expected.build(blocks, last, versions=False).latest()
+    try:
+        found.live()
+    except ValueError as exc:
+        assert "latest()" in str(exc)
+    else:
+        raise AssertionError("live() gave data a model built from summaries does not hold")

@@ -62,14 +62,13 @@ class Version:
     kind: str  # user | deleted | redacted
     data: Any  # the document, for a user version
     data_hash: bytes | None  # the hash of the data: a redacted version's, or a user version's once its data is let go
+    block: int
 
     def digest(self) -> bytes | None:
         """The Ion hash of a user or redacted version's data (None: deleted)."""
         if self.data_hash is None and self.kind == USER:
             return ion_hash(self.data)
         return self.data_hash
-
-    block: int
 
 
 @dataclass
@@ -105,10 +104,17 @@ class ExpectedTarget:
     versions: bool = True  # every document's versions (else only its last)
 
     def live(self) -> dict[str, dict[str, Any]]:
-        """`latest`: per table, source id -> the document's data (PLACEHOLDER if redacted)."""
+        """`latest`: per table, source id -> the document's data (PLACEHOLDER if redacted).
+        Only a model built from blocks holds it; one built from Partition's summaries holds
+        each version's hash instead (`latest()`)."""
         result: dict[str, dict[str, Any]] = {name: {} for name in self.tables}
         for doc in self.documents.values():
             last = doc.last
+            if last.kind == USER and last.data is None:
+                raise ValueError(
+                    f"document {doc.source_id}: this expected target holds its data's hash, not its data "
+                    "(built from Partition's summaries); compare latest()"
+                )
             if last.kind != DELETED:
                 result[doc.table.name][doc.source_id] = last.data if last.kind == USER else PLACEHOLDER
         return result

@@ -111,7 +111,7 @@ class _Reading:
     after: int
     cut: int | None
     at: datetime | None
-    summary: expected.Summary
+    summary: expected.Summary | None
     result: Split = field(default_factory=Split)
     schema: SchemaEvents = field(default_factory=SchemaEvents)
     read_to: int | None = None  # the last block before the cut (or `at`)
@@ -125,7 +125,8 @@ class _Reading:
             self.beyond_at = block.sequence_no
             return
         self.read_to = block.sequence_no
-        self.summary.add(block)
+        if self.summary is not None:
+            self.summary.add(block)
         if block.sequence_no > self.after:
             self.schema.watermark()  # the schema as of the target's watermark, for the catch-up
         learn(self.schema, block)
@@ -139,11 +140,11 @@ class _Reading:
 
 
 def read_object(
-    vault: Vault, item: dict[str, Any], partitions: int, after: int, versions: bool = True
-) -> tuple[dict[str, Any], Split, expected.Summary]:
+    vault: Vault, item: dict[str, Any], partitions: int, after: int, summary: expected.Summary | None = None
+) -> tuple[dict[str, Any], Split]:
     """Read one Map item's object once: its findings and what it gives the restore (its
-    schema, its revisions by partition, how far it was read, its summary for Verify Restore
-    — `versions`: every version, for a history restore), writing nothing."""
+    schema, its revisions by partition, how far it was read), writing nothing; `summary`, if
+    given, gathers its blocks for Verify Restore (a dry run's estimate needs none)."""
     key = str(item["key"])
     store: Store = vault.store
     if item.get("pin"):  # the version the recovery point pinned, and nothing else
@@ -154,7 +155,7 @@ def read_object(
         after,
         None if cut is None else int(cut),
         None if at is None else parse_iso(at),
-        expected.Summary(versions),
+        summary,
     )
     found = findings.read(store, item, reading)
     result = reading.result
@@ -171,7 +172,7 @@ def read_object(
         "beyondAt": reading.beyond_at,
         "earlierRevisions": dict(reading.earlier),
     }
-    return outcome, result, reading.summary
+    return outcome, result
 
 
 def partition_object(
@@ -179,7 +180,8 @@ def partition_object(
 ) -> dict[str, Any]:
     """Read, verify and split one object; its partition files and summary are written only if
     it verified."""
-    outcome, result, summary = read_object(vault, item, partitions, after, versions)
+    summary = expected.Summary(versions)
+    outcome, result = read_object(vault, item, partitions, after, summary)
     if outcome["findings"]["verified"]:
         write(vault, source, restore_id, item, result)
         vault.store.write(summary_key(vault, source, restore_id, item), summary.to_ion())
