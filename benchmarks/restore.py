@@ -18,7 +18,8 @@ One run, one local endpoint (`qldb-dr local up` in its own process):
    endpoint at --max-concurrency 1, 2 and 4 (--workflow), timed from the execution's start
    to its end (the report written), as Step Functions records them, with the seconds in each
    state; the endpoint runs each Lambda function in worker processes of its own, as AWS does;
-   then the peak resident memory of the endpoint and of its largest Lambda environment;
+   then the peak resident memory of the endpoint and of each function's largest execution
+   environment, beside its MemorySize;
 5. (c) the floor: bulk insert of the final states, 40 documents per transaction, same workers.
 
 Prints revisions/s of each, the ratio to the baseline and (latest mode, library and
@@ -289,9 +290,10 @@ def _state_seconds(sfn: Any, arn: str) -> dict[str, float]:
     return {k: v for k, v in spent.items() if v >= 0.05}
 
 
-def peak_memory(pid: int) -> tuple[int, int]:
-    """Peak resident memory (VmHWM, bytes) of the endpoint process and the largest of its
-    descendants (the Lambda execution environments, the fork server), from /proc (Linux)."""
+def peak_memory(pid: int) -> tuple[int, dict[str, int]]:
+    """Peak resident memory (VmHWM, bytes) of the endpoint process, and of each function's
+    largest execution environment — its descendants, named after their handler's module
+    (`local.aws.environments.process_name`) — from /proc (Linux)."""
     parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -312,7 +314,23 @@ def peak_memory(pid: int) -> tuple[int, int]:
         line = next((line for line in status.splitlines() if line.startswith("VmHWM:")), "VmHWM: 0 kB")
         return int(line.split()[1]) * 1024
 
-    return hwm(pid), max((hwm(d) for d in descendants), default=0)
+    functions: dict[str, int] = {}
+    for process in descendants:
+        try:
+            name = Path(f"/proc/{process}/comm").read_text().strip()
+        except OSError:
+            continue
+        functions[name] = max(functions.get(name, 0), hwm(process))
+    return hwm(pid), functions
+
+
+def memory_sizes() -> dict[str, tuple[str, int]]:
+    """Each workflow function's handler module and MemorySize (MB), by the name its
+    environments go by (cut to 15 bytes)."""
+    from qldb_dr.local.aws.environments import process_name
+    from qldb_dr.workflows.manifest import FUNCTIONS
+
+    return {process_name(f.handler): (f.handler.split(".")[-2], f.memory_mb) for f in FUNCTIONS}
 
 
 def _floor_worker(args: tuple[str, bytes]) -> None:
@@ -427,10 +445,16 @@ def main() -> None:
                     + ")"
                 )
             if flowed:
-                endpoint, environment = peak_memory(process.pid)
+                endpoint, functions = peak_memory(process.pid)
+                sizes = memory_sizes()
                 print(
-                    f"(d) peak resident memory: endpoint {endpoint / 2**20:,.0f} MiB, "
-                    f"largest Lambda environment {environment / 2**20:,.0f} MiB"
+                    f"(d) peak resident memory: endpoint {endpoint / 2**20:,.0f} MiB; each function's largest "
+                    "execution environment (of its MemorySize): "
+                    + ", ".join(
+                        f"{sizes[name][0]} {peak / 2**20:,.0f} MiB ({sizes[name][1]} MB)"
+                        for name, peak in sorted(functions.items(), key=lambda kv: -kv[1])
+                        if name in sizes
+                    )
                 )
             for count in sorted(set(workers) | set(flows)):
                 documents, seconds = floor(count, f"floor-{count}", args.documents)

@@ -98,6 +98,20 @@ def crash(event: Any, context: Any) -> dict[str, Any]:
     return {"pid": os.getpid()}
 
 
+def allocate(event: Any, context: Any) -> dict[str, Any]:
+    """Holds event["mb"] megabytes (written, so resident) for event["seconds"], then says which
+    process ran it and what its name is."""
+    import os
+    import time
+    from pathlib import Path
+
+    held = bytearray(int(event.get("mb", 0)) * 2**20)
+    for offset in range(0, len(held), 4096):
+        held[offset] = 1
+    time.sleep(float(event.get("seconds", 0)))
+    return {"pid": os.getpid(), "held": len(held), "name": Path(f"/proc/{os.getpid()}/comm").read_text().strip()}
+
+
 def set_process_variable(event: Any, context: Any) -> dict[str, Any]:
     """Sets os.environ[event["name"]] (a handler changing its own process) and reports its pid
     and what its process environment holds."""

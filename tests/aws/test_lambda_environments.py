@@ -4,8 +4,10 @@ a crash failing only its invocation, side by side up to the function's concurren
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -64,6 +66,25 @@ def test_step_functions_task_over_lambda_timeout_fails_sandbox_timedout(aws: Run
     described = run(sfn, create_machine(sfn, "sleeps", {**definition}), {"seconds": 60})
     assert described["status"] == "FAILED" and described["error"] == "Sandbox.Timedout", described
     assert "Task timed out after 1.00 seconds" in json.loads(described["cause"])["errorMessage"]
+
+
+def test_environment_past_its_memory_size_is_killed_runtime_out_of_memory(aws: Running) -> None:
+    """As Lambda does: the environment is stopped, the invocation fails Runtime.OutOfMemory, the
+    REPORT line says how much it used; the next invocation gets a fresh one. Under the limit,
+    the REPORT line says Max Memory Used and the process goes by its handler's module."""
+    lam = aws.client("lambda")
+    deploy_function(lam, "hog", "tests.aws.handlers.allocate", memory_mb=128)
+    response, warm = invoke(lam, "hog", {"mb": 1})
+    report = base64.b64decode(lam.invoke(FunctionName="hog", Payload=b"{}", LogType="Tail")["LogResult"]).decode()
+    assert warm["name"] == "handlers" and "FunctionError" not in response
+    used = re.search(r"Memory Size: 128 MB\tMax Memory Used: (\d+) MB", report)
+    assert used is not None and 0 < int(used.group(1)) < 128, report
+    response, payload = invoke(lam, "hog", {"mb": 200, "seconds": 30})
+    assert response["FunctionError"] == "Unhandled" and payload["errorType"] == "Runtime.OutOfMemory", payload
+    assert payload["errorMessage"].endswith("Runtime exited with error: signal: killed")
+    assert gone(warm["pid"])
+    response, after = invoke(lam, "hog", {"mb": 1})
+    assert "FunctionError" not in response and after["pid"] != warm["pid"]
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,11 @@ concurrency, else `QLDB_DR_LOCAL_LAMBDA_CONCURRENCY`, default 4), and invocation
 wait for one to come free. A run past the function's Timeout kills its process
 (`Sandbox.Timedout`); a process that dies (os._exit, a signal, SystemExit) fails only its own
 invocation (`Runtime.ExitError`). A change of the function's configuration or code retires its
-environments: the next invocation starts fresh ones.
+environments: the next invocation starts fresh ones. An environment whose resident memory passes
+the function's MemorySize is killed, and its invocation fails with `Runtime.OutOfMemory`, as
+Lambda does (Linux, read from /proc; each REPORT line says the environment's Max Memory Used). Each
+worker is named after its handler's module (`ps`, /proc/<pid>/comm), so a function's processes
+can be told apart.
 
 Written by hand because the stdlib pools cannot do it: `concurrent.futures.ProcessPoolExecutor`
 and `multiprocessing.Pool` cannot kill one running task, and a worker that dies breaks the
@@ -29,6 +33,7 @@ import ctypes
 import json
 import multiprocessing
 import os
+import resource
 import signal
 import sys
 import threading
@@ -37,6 +42,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from qldb_dr.local.aws.handler import Invocation, LambdaContext, resolve_handler, run_handler
@@ -44,7 +50,9 @@ from qldb_dr.local.aws.handler import Invocation, LambdaContext, resolve_handler
 CONCURRENCY_ENV = "QLDB_DR_LOCAL_LAMBDA_CONCURRENCY"
 DEFAULT_CONCURRENCY = 4
 INIT_SECONDS = 60.0  # how long a new environment may take to import its handler (Lambda's init phase)
+MEMORY_POLL_SECONDS = 0.05  # how often a busy environment's resident memory is checked
 _PR_SET_PDEATHSIG = 1
+_PR_SET_NAME = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +82,35 @@ def _die_with_parent(alive: Connection) -> None:
     threading.Thread(target=watch, name="endpoint-watch", daemon=True).start()
 
 
+def process_name(handler: str) -> str:
+    """The name a function's workers go by: its handler's module (\"tasks.verify_restore.handler\"
+    -> \"verify_restore\"), cut to the 15 bytes Linux keeps."""
+    parts = handler.split(".")
+    return (parts[-2] if len(parts) > 1 else parts[0])[:15]
+
+
+def _peak_mb() -> int:
+    """This process's peak resident memory (ru_maxrss: kilobytes on Linux), in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+def resident_mb(pid: int) -> int | None:
+    """A process's resident memory now (VmRSS), in MB; None where /proc cannot say."""
+    try:
+        with Path(f"/proc/{pid}/status").open(encoding="ascii") as status:
+            line = next((line for line in status if line.startswith("VmRSS:")), None)
+    except OSError:
+        return None
+    return None if line is None else int(line.split()[1]) // 1024
+
+
 def serve(conn: Connection, alive: Connection, handler: str) -> None:
     """A worker process's main: import the handler once (Lambda's init), then run one
     invocation at a time until the endpoint closes the connection."""
     _die_with_parent(alive)
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_NAME, process_name(handler).encode(), 0, 0, 0)
     with contextlib.suppress(Exception):  # reported by each invocation, as Lambda reports an init error
         resolve_handler(handler)
     conn.send("ready")
@@ -89,7 +122,7 @@ def serve(conn: Connection, alive: Connection, handler: str) -> None:
         if dict(os.environ) != request.environment:  # the function's process environment, as on AWS
             os.environ.clear()
             os.environ.update(request.environment)
-        done = run_handler(request.handler, request.event, LambdaContext(**request.context), {})
+        done = run_handler(request.handler, request.event, LambdaContext(**request.context), {}, _peak_mb)
         conn.send(done)
 
 
@@ -196,12 +229,18 @@ class Worker:
     def run(self, request: Request, timeout: float) -> tuple[Invocation, bool]:
         """The invocation's outcome, and whether this environment can be reused."""
         request_id = str(request.context["aws_request_id"])
+        limit = int(request.context["memory_limit_in_mb"])
         started = time.monotonic()
+        deadline = started + timeout
         try:
             self.conn.send(request)
-            if self.conn.poll(timeout):
-                outcome: Invocation = self.conn.recv()
-                return outcome, True
+            while (left := deadline - time.monotonic()) > 0:
+                if self.conn.poll(min(left, MEMORY_POLL_SECONDS)):
+                    outcome: Invocation = self.conn.recv()
+                    return outcome, True
+                used = None if self.pid is None else resident_mb(self.pid)
+                if used is not None and used > limit:
+                    return self._out_of_memory(request, started, used), False
         except (EOFError, OSError):  # the process ended: os._exit, a signal, SystemExit
             self.process.join(timeout=5)
             reason = _exit_reason(self.process.exitcode)
@@ -212,6 +251,15 @@ class Worker:
         message = f"{_stamp()} {request_id} Task timed out after {timeout:.2f} seconds"
         log = _log(request, time.monotonic() - started, "timeout")
         return Invocation(_error("Sandbox.Timedout", message, request_id), True, log), False
+
+    def _out_of_memory(self, request: Request, started: float, used: int) -> Invocation:
+        """Past its MemorySize: Lambda stops the environment and says so."""
+        self.kill()
+        request_id = str(request.context["aws_request_id"])
+        message = f"RequestId: {request_id} Error: Runtime exited with error: signal: killed"
+        log = _log(request, time.monotonic() - started, "error") + f"\tMax Memory Used: {used} MB"
+        log += "\tError Type: Runtime.OutOfMemory"
+        return Invocation(_error("Runtime.OutOfMemory", message, request_id), True, log)
 
     def stop(self) -> None:
         self.conn.close()  # the worker reads EOF and returns

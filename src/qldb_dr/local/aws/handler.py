@@ -109,8 +109,11 @@ def run_handler(
     event: Any,
     context: LambdaContext,
     variables: Mapping[str, str],
+    peak_mb: Callable[[], int] | None = None,
 ) -> Invocation:
-    """Call the handler with `variables` as its environment; never raises for the handler's faults."""
+    """Call the handler with `variables` as its environment; never raises for the handler's faults.
+    `peak_mb`: the execution environment's peak memory, for the REPORT line's Max Memory Used
+    (an environment of its own; the in-process mode has none to report)."""
     started = time.monotonic()
     request_id = context.aws_request_id
     errored = True
@@ -138,5 +141,6 @@ def run_handler(
         f"END RequestId: {context.aws_request_id}\n"
         f"REPORT RequestId: {context.aws_request_id}\tDuration: {elapsed * 1000:.2f} ms\t"
         f"Memory Size: {context.memory_limit_in_mb} MB"
+        + (f"\tMax Memory Used: {peak_mb()} MB" if peak_mb is not None else "")
     )
     return Invocation(payload, errored, log)
