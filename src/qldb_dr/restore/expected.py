@@ -82,7 +82,7 @@ class Table:
     indexes_dropped: bool = False  # a DROP INDEX ran: the journal does not say which field
 
 
-@dataclass
+@dataclass(slots=True)
 class Document:
     source_id: str
     table: Table

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 from qldb_dr import fields
 from qldb_dr.catalog import Vault
 from qldb_dr.checks import Status
+from qldb_dr.concurrency import in_order
 from qldb_dr.encoding import iso, parse_iso
 from qldb_dr.errors import InvalidInputError, ObjectNotFoundError
 from qldb_dr.restore import expected, gate
@@ -291,10 +291,12 @@ def _expected(state: RestoreState, vault: Vault) -> tuple[expected.ExpectedTarge
     items = _json(vault, state.base(vault) + "objects.json")
     keys = sorted(vault.store.list(summaries_prefix(vault, state.source_ledger, state.restore_id)))
     if items:
-        with ThreadPoolExecutor(SUMMARY_READERS) as pool:
-            found = expected.from_summaries(
-                pool.map(vault.store.read, keys), state.cut, min(int(i["first"]) for i in items), versions=versions
-            )
+        found = expected.from_summaries(
+            in_order(vault.store.read, keys, SUMMARY_READERS),
+            state.cut,
+            min(int(i["first"]) for i in items),
+            versions=versions,
+        )
         if found is not None:
             return found, "summaries"
     return expected.from_vault(vault, state.source_ledger, state.cut, versions=versions), "journal"

@@ -19,11 +19,11 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from qldb_dr.aws.session import Driver
 from qldb_dr.checks import Check
+from qldb_dr.concurrency import in_order
 from qldb_dr.ion import ion_hash
 from qldb_dr.restore.expected import DELETED, PLACEHOLDER, REDACTED, USER, ExpectedTarget
 from qldb_dr.restore.model import BATCH_TABLE, PROJECT_TABLES, Mode
@@ -53,8 +53,7 @@ def _rows(driver: Driver, statement: str, *params: Any) -> list[Any]:
 def _each(driver: Driver, statement: str, parameters: list[Any], each: Callable[[list[Any]], T]) -> Iterator[T]:
     """`each` of the rows of `statement` run once per parameter, a transaction each, READERS
     at a time (each read is independent: QLDB serves them side by side), in order."""
-    with ThreadPoolExecutor(READERS) as pool:
-        yield from pool.map(lambda parameter: each(_rows(driver, statement, parameter)), parameters)
+    yield from in_order(lambda parameter: each(_rows(driver, statement, parameter)), parameters, READERS)
 
 
 def _chunks(ids: list[str]) -> list[list[str]]:
