@@ -212,6 +212,7 @@ def restore(mode: str, workers: int, name: str, verify: bool) -> dict[str, Any]:
         "workers": workers,
         "revisions": planned["revisions"],
         "applied": sum(o["applied"] for o in outcomes),
+        "transactions": sum(o["transactions"] for o in outcomes),
         **timings,
     }
     if verify:
@@ -431,7 +432,7 @@ def main() -> None:
                         f"(b) restore {mode:<7} {count} worker(s) : {rate:8,.0f} revisions/s  "
                         f"({rate / baseline:.1f}x baseline; plan {result['plan']:.1f}s, "
                         f"partition {result['partition']:.1f}s, gate+prepare {result['gate+prepare']:.1f}s, "
-                        f"replay {result['replay']:.1f}s, "
+                        f"replay {result['replay']:.1f}s in {result['transactions']:,} transactions, "
                         f"total {result['total']:.1f}s{verified})"
                     )
             flowed = []
