@@ -292,9 +292,11 @@ def _state_seconds(sfn: Any, arn: str) -> dict[str, float]:
 
 
 def peak_memory(pid: int) -> tuple[int, dict[str, int]]:
-    """Peak resident memory (VmHWM, bytes) of the endpoint process, and of each function's
+    """Peak resident memory (VmHWM, MiB) of the endpoint process, and of each function's
     largest execution environment — its descendants, named after their handler's module
     (`local.aws.environments.process_name`) — from /proc (Linux)."""
+    from qldb_dr.local.aws.environments import memory_mb
+
     parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -308,12 +310,7 @@ def peak_memory(pid: int) -> tuple[int, dict[str, int]]:
         descendants |= frontier
 
     def hwm(process: int) -> int:
-        try:
-            status = Path(f"/proc/{process}/status").read_text()
-        except OSError:
-            return 0
-        line = next((line for line in status.splitlines() if line.startswith("VmHWM:")), "VmHWM: 0 kB")
-        return int(line.split()[1]) * 1024
+        return memory_mb(process, "VmHWM") or 0
 
     functions: dict[str, int] = {}
     for process in descendants:
@@ -449,10 +446,10 @@ def main() -> None:
                 endpoint, functions = peak_memory(process.pid)
                 sizes = memory_sizes()
                 print(
-                    f"(d) peak resident memory: endpoint {endpoint / 2**20:,.0f} MiB; each function's largest "
+                    f"(d) peak resident memory: endpoint {endpoint:,} MiB; each function's largest "
                     "execution environment (of its MemorySize): "
                     + ", ".join(
-                        f"{sizes[name][0]} {peak / 2**20:,.0f} MiB ({sizes[name][1]} MB)"
+                        f"{sizes[name][0]} {peak:,} MiB ({sizes[name][1]} MB)"
                         for name, peak in sorted(functions.items(), key=lambda kv: -kv[1])
                         if name in sizes
                     )

@@ -94,11 +94,12 @@ def _peak_mb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
-def resident_mb(pid: int) -> int | None:
-    """A process's resident memory now (VmRSS), in MB; None where /proc cannot say."""
+def memory_mb(pid: int, measure: str = "VmRSS") -> int | None:
+    """A process's memory from /proc/<pid>/status, in MB: resident now (VmRSS) or at its peak
+    (VmHWM); None where /proc cannot say."""
     try:
         with Path(f"/proc/{pid}/status").open(encoding="ascii") as status:
-            line = next((line for line in status if line.startswith("VmRSS:")), None)
+            line = next((line for line in status if line.startswith(f"{measure}:")), None)
     except OSError:
         return None
     return None if line is None else int(line.split()[1]) // 1024
@@ -238,7 +239,7 @@ class Worker:
                 if self.conn.poll(min(left, MEMORY_POLL_SECONDS)):
                     outcome: Invocation = self.conn.recv()
                     return outcome, True
-                used = None if self.pid is None else resident_mb(self.pid)
+                used = None if self.pid is None else memory_mb(self.pid)
                 if used is not None and used > limit:
                     return self._out_of_memory(request, started, used), False
         except (EOFError, OSError):  # the process ended: os._exit, a signal, SystemExit
