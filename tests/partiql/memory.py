@@ -79,10 +79,11 @@ class MemoryAccess:
         self.scans[table_id] += 1
         return [self._document(d) for d in self._live(table_id)]
 
-    def get(self, table_id: str, document_id: str) -> Document | None:
+    def get(self, table_id: str, document_ids: list[str]) -> Iterable[Document]:
         self.gets[table_id] += 1
-        doc = self._tables[table_id].docs.get(document_id)
-        return self._document(doc) if doc is not None and doc.data is not None else None
+        docs = self._tables[table_id].docs
+        found = (docs.get(document_id) for document_id in document_ids)
+        return [self._document(doc) for doc in found if doc is not None and doc.data is not None]
 
     def lookup(self, table_id: str, field: str, value: Any) -> Iterable[Document]:
         self.lookups[table_id] += 1

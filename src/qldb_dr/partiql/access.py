@@ -109,8 +109,9 @@ class TableAccess(Protocol):
         materialises the result before it writes, so an implementation may stream."""
         ...
 
-    def get(self, table_id: str, document_id: str) -> Document | None:
-        """The live document with that id, or None (deleted, never existed, other table)."""
+    def get(self, table_id: str, document_ids: list[str]) -> Iterable[Document]:
+        """The live documents with those ids, in any order, at once (one read for a whole
+        `id IN ?` list); an id deleted, never used or of another table gives none."""
         ...
 
     def lookup(self, table_id: str, field: str, value: Any) -> Iterable[Document]:

@@ -505,13 +505,12 @@ class _Evaluator:
         else a full scan. WHERE is still applied to each of them."""
         for key in item.keys:
             if key.field is None:
-                found = {}
-                for value in self._key_values(key, frame):
-                    if kind(value) in TEXTS and text_of(value) not in found:  # an id is a string
-                        document = self.access.get(table.table_id, text_of(value))
-                        if document is not None:
-                            found[text_of(value)] = document
-                return tuple(found.values())
+                # an id is a string; the first mention of each, in order
+                ids = list(dict.fromkeys(text_of(v) for v in self._key_values(key, frame) if kind(v) in TEXTS))
+                if not ids:
+                    return ()
+                found = {document.id: document for document in self.access.get(table.table_id, ids)}
+                return tuple(found[i] for i in ids if i in found)
         if not committed:
             online = {index.field for index in table.indexes if index.status == ONLINE}
             for key in item.keys:

@@ -161,13 +161,18 @@ class Ledger:
         committed = CommittedRevision(self.strand_id, seq, hash_, doc_id, version, _from_ms(tx_ms), tx_id, value)
         return Document(doc_id, value, committed)
 
-    def committed_document(self, table_id: str, doc_id: str) -> Document | None:
-        row = (
-            self.reader()
-            .execute(self._DOCUMENT + "WHERE d.doc_id = ? AND d.table_id = ? AND d.live = 1", (doc_id, table_id))
-            .fetchone()
-        )
-        return None if row is None else self._document(row)
+    def committed_documents(self, table_id: str, doc_ids: list[str]) -> dict[str, Document]:
+        """The live ones among `doc_ids`, by id: a query per 500 ids, not one per id (a by-id
+        IN list of a few hundred, as Verify Restore reads, costs one SQLite statement)."""
+        found: dict[str, Document] = {}
+        for chunk in _chunks(doc_ids, 500):
+            marks = ",".join("?" * len(chunk))
+            rows = self.reader().execute(
+                self._DOCUMENT + f"WHERE d.doc_id IN ({marks}) AND d.table_id = ? AND d.live = 1", (*chunk, table_id)
+            )
+            for row in rows.fetchall():
+                found[row[0]] = self._document(row)
+        return found
 
     def committed_scan(self, table_id: str) -> Iterator[Document]:
         rows = self.reader().execute(self._DOCUMENT + "WHERE d.table_id = ? AND d.live = 1", (table_id,))

@@ -54,7 +54,7 @@ class CommittedState(Protocol):
 
     def reader(self) -> sqlite3.Connection: ...
 
-    def committed_document(self, table_id: str, doc_id: str) -> Document | None: ...
+    def committed_documents(self, table_id: str, doc_ids: list[str]) -> dict[str, Document]: ...
 
     def committed_scan(self, table_id: str) -> Iterator[Document]: ...
 
@@ -135,16 +135,18 @@ class Transaction:
             if pending.data is not None and pending.base_version is None:
                 yield Document(doc_id, pending.data, None)
 
-    def get(self, table_id: str, document_id: str) -> Document | None:
-        pending = self.pending.get(document_id)
-        self.read_documents.add(document_id)
-        committed = self.ledger.committed_document(table_id, document_id)
-        self.reads += committed is not None
-        if pending is None:
-            return committed
-        if pending.table_id != table_id or pending.data is None:
-            return None
-        return Document(document_id, pending.data, None if committed is None else committed.committed)
+    def get(self, table_id: str, document_ids: list[str]) -> Iterable[Document]:
+        self.read_documents.update(document_ids)
+        committed = self.ledger.committed_documents(table_id, document_ids)
+        self.reads += len(committed)
+        for document_id in document_ids:
+            found = committed.get(document_id)
+            pending = self.pending.get(document_id)
+            if pending is None:
+                if found is not None:
+                    yield found
+            elif pending.table_id == table_id and pending.data is not None:
+                yield Document(document_id, pending.data, None if found is None else found.committed)
 
     def lookup(self, table_id: str, field: str, value: Any) -> Iterable[Document]:
         table = self.catalog.by_id(table_id)
@@ -155,11 +157,9 @@ class Transaction:
             return
         self.read_keys.add((index.index_id, key))
         seen = set()
-        for doc_id in self.ledger.committed_lookup(index.index_id, key):
-            doc = self.get(table_id, doc_id)
-            if doc is not None:
-                seen.add(doc_id)
-                yield doc
+        for doc in self.get(table_id, self.ledger.committed_lookup(index.index_id, key)):
+            seen.add(doc.id)
+            yield doc
         for doc_id, pending in self.pending.items():
             mine = doc_id not in seen and pending.table_id == table_id and pending.data is not None
             if mine and field_key(pending.data, field) == key:
@@ -221,7 +221,7 @@ class Transaction:
         self._write(table_id, document_id, None, base)
 
     def _committed_version(self, table_id: str, document_id: str) -> int:
-        doc = self.ledger.committed_document(table_id, document_id)
+        doc = self.ledger.committed_documents(table_id, [document_id]).get(document_id)
         if doc is None or doc.committed is None:
             # The evaluator found it, reading the committed state; another transaction deleted it
             # since. QLDB fails such a transaction on OCC, which the driver retries.
