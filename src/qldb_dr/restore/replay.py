@@ -13,6 +13,15 @@ revision twice, and never insert again a document the other one inserted. In `hi
 mode a document appears at most once per transaction, so every source version becomes one
 target version, in order.
 
+History mode looks ahead: a transaction is the revisions after the mark up to the first
+document that repeats (the mark moves to the last of them), filled up with later revisions
+whose document has nothing earlier left to apply — each document's versions still in order,
+one per transaction. The revisions applied ahead of the mark are flagged in the batch record
+(`a`), loaded with the map, and passed over when the mark reaches them. A live ledger updates
+the same documents again and again, so in source order a document soon repeats: without
+looking ahead a transaction held ~10 revisions in the benchmark's journal, each commit a
+block (and an fsync) of its own.
+
 Writes are PartiQL over the QLDB Session API (`qldb_dr.aws.session`, the project's Ion codec
 and hash rather than pyqldb's pure-Python ones: a history-mode restore is one statement per
 revision, and pyqldb's encoding and hashing of the parameters was most of its cost): INSERT of
@@ -58,6 +67,7 @@ from qldb_dr.store import Store
 T = TypeVar("T")
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+LOOKAHEAD = 4000  # revisions past the mark a history transaction is filled from
 
 
 @dataclass
@@ -111,13 +121,17 @@ def work(revisions: list[SourceRevision], mode: Mode, table_ids: set[str]) -> It
     yield from sorted((r for r in last.values() if r.table_id in table_ids), key=lambda r: r.order)
 
 
+def _weight(revision: SourceRevision) -> int:
+    return len(dump_binary([revision.data])) if revision.data is not None else 64
+
+
 def batches(revisions: Iterable[SourceRevision]) -> Iterator[list[SourceRevision]]:
     """Transactions: ≤ 38 documents, one revision per document, under the size limit."""
     batch: list[SourceRevision] = []
     documents: set[str] = set()
     size = 0
     for revision in revisions:
-        weight = len(dump_binary([revision.data])) if revision.data is not None else 64
+        weight = _weight(revision)
         if batch and (
             len(batch) >= USER_DOCUMENTS_PER_TRANSACTION
             or revision.document_id in documents
@@ -164,6 +178,16 @@ class Mark:
         return (self.sequence_no, self.document_id)
 
 
+@dataclass
+class _Progress:
+    """How far a history replay has gone: items before `start` are applied; `mine`, those this
+    worker applied ahead of the mark (passed over later, not counted as skipped)."""
+
+    start: int = 0
+    mine: set[tuple[str, int]] = field(default_factory=set)
+    finished: bool = False
+
+
 class _Overtaken(Exception):
     """Another worker moved the partition's mark; this transaction is abandoned."""
 
@@ -178,7 +202,8 @@ class Replayer:
         self.restore_id = restore_id
         self.mapped: dict[str, Mapped] = {}
         self.mark: Mark | None = None  # None: the partition has no mark yet
-        self.previous_data: dict[str, Any] = {}
+        self.ahead: set[tuple[str, int]] = set()  # (source id, version) applied ahead of the mark
+        self.previous_data: dict[str, tuple[int, Any]] = {}  # source id -> (version, data) written
         self.first_version: dict[str, int] = {}
 
     def load(self) -> None:
@@ -200,12 +225,15 @@ class Replayer:
         marks, rows = self._run(read, "loading the partition's mark and its id map")
         self.mark = Mark(int(marks[0]["s"]), str(marks[0]["d"]), int(marks[0]["applied"])) if marks else None
         self.mapped = {}
+        self.ahead = set()
         entries = sorted((e for r in rows for e in r["entries"]), key=lambda e: int(e.get("v", -1)))
         for entry in entries:
             self._map(entry)
 
     def _map(self, entry: Any) -> None:
         mapped = self.mapped.setdefault(str(entry["s"]), Mapped(str(entry["t"]), -1))
+        if entry.get("a"):
+            self.ahead.add((str(entry["s"]), int(entry["v"])))
         if "x" in entry:  # a redaction of an applied version
             mapped.redacted.append(int(entry["x"]))
             return
@@ -223,32 +251,110 @@ class Replayer:
         for revision in revisions:
             if revision.kind != REDACTION:
                 self.first_version.setdefault(revision.document_id, revision.version)
-        for batch in batches(work(revisions, self.mode, table_ids)):
-            while True:
-                try:
-                    self._transaction(batch, outcome)
-                    break
-                except _Overtaken:
-                    seen = self.mark
-                    self.load()
-                    if self.mark == seen:
-                        raise ReplayStateError(
-                            f"partition {self.partition}: its mark {seen} did not match on the target, yet no "
-                            "one had moved it"
-                        ) from None
         if self.mode is Mode.HISTORY:
+            self._replay_history(list(work(revisions, self.mode, table_ids)), outcome)
             self._redact_placeholders(outcome)
+            return outcome
+        for batch in batches(work(revisions, self.mode, table_ids)):
+            self._retrying(lambda batch=batch: self._batch(batch, outcome))  # type: ignore[misc]
         return outcome
+
+    def _batch(self, batch: list[SourceRevision], outcome: Outcome) -> None:
+        """A latest-mode batch: what of it lies beyond the mark, in one transaction."""
+        mark = self.mark
+        todo = [r for r in batch if mark is None or r.order > mark.order]
+        if todo:
+            self._transaction(todo, todo[-1], [], outcome)
+        outcome.skipped += len(batch) - len(todo)  # applied already, by this worker or another
+        self._remember(batch)
+
+    def _retrying(self, transaction: Callable[[], None]) -> None:
+        """Run `transaction`; overtaken by another worker, load its mark and map, and run it again
+        (it works out what is left to do from them)."""
+        while True:
+            try:
+                transaction()
+                return
+            except _Overtaken:
+                seen = self.mark
+                self.load()
+                if self.mark == seen:
+                    raise ReplayStateError(
+                        f"partition {self.partition}: its mark {seen} did not match on the target, yet no "
+                        "one had moved it"
+                    ) from None
+
+    def _replay_history(self, items: list[SourceRevision], outcome: Outcome) -> None:
+        progress = _Progress(finished=not items)
+        while not progress.finished:
+            self._retrying(lambda: self._next(items, progress, outcome))
+
+    def _next(self, items: list[SourceRevision], progress: _Progress, outcome: Outcome) -> None:
+        """Plan the next history transaction from the mark and map as loaded, and run it."""
+        todo, last, end, skipped = self._plan(items, progress)
+        if todo:
+            ahead = [r for r in todo if r.order > last.order]
+            self._transaction(todo, last, ahead, outcome)
+            progress.mine.update((r.document_id, r.version) for r in ahead)
+        outcome.skipped += skipped
+        progress.start, progress.finished = end, not todo and end >= len(items)
+
+    def _plan(
+        self, items: list[SourceRevision], progress: _Progress
+    ) -> tuple[list[SourceRevision], SourceRevision, int, int]:
+        """The next history transaction: the revisions after the mark up to the first document
+        that repeats (the last of them becomes the mark), then later revisions of documents
+        with no earlier revision left to apply; its mark; where the next plan starts; how many
+        revisions it passes over that another run applied."""
+        mark, start = self.mark, progress.start
+        skipped = 0
+        todo: list[SourceRevision] = []
+        documents: set[str] = set()
+        blocked: set[str] = set()  # a revision of these is left to apply: none of their later ones now
+        size = 0
+        contiguous = True
+        last = items[start - 1] if start else items[0]
+        end = start
+        for index in range(start, min(len(items), start + LOOKAHEAD)):
+            revision = items[index]
+            key = (revision.document_id, revision.version)
+            done = (mark is not None and revision.order <= mark.order) or (
+                revision.kind != REDACTION and key in self.ahead
+            )
+            if done:
+                if revision.kind != REDACTION:
+                    self._remember_one(revision)
+                if contiguous:
+                    last, end = revision, index + 1
+                    skipped += key not in progress.mine or revision.kind == REDACTION
+                continue
+            if (
+                revision.document_id in documents
+                or revision.document_id in blocked
+                or (not contiguous and revision.kind == REDACTION)
+            ):
+                contiguous = False
+                blocked.add(revision.document_id)
+                continue
+            weight = _weight(revision)
+            if todo and (len(todo) >= USER_DOCUMENTS_PER_TRANSACTION or size + weight > BYTES_PER_TRANSACTION):
+                break
+            todo.append(revision)
+            documents.add(revision.document_id)
+            size += weight
+            if contiguous:
+                last, end = revision, index + 1
+        return todo, last, end, skipped
 
     # -- one transaction ---------------------------------------------------------------------------
 
-    def _transaction(self, batch: list[SourceRevision], outcome: Outcome) -> None:
+    def _transaction(
+        self, todo: list[SourceRevision], last: SourceRevision, ahead: list[SourceRevision], outcome: Outcome
+    ) -> None:
+        """Apply `todo` in one transaction and move the mark to `last` (`ahead`: those of `todo`
+        after it, flagged as such in the batch record)."""
         mark = self.mark
-        todo = [r for r in batch if mark is None or r.order > mark.order]
-        if not todo:  # applied already, by this worker or (its map reloaded since) by another
-            outcome.skipped += len(batch)
-            self._remember(batch)
-            return
+        flagged = {(r.document_id, r.version) for r in ahead}
         result: dict[str, Any] = {}
         doing = ["starting the transaction"]  # what the transaction writes now: named if QLDB refuses it
 
@@ -260,7 +366,9 @@ class Replayer:
             if mark is None and list(txn.execute_statement(first, self.partition)):
                 raise _Overtaken
             result["entries"], result["counts"] = self._write(txn, todo, doing)
-            last = todo[-1]
+            for entry in result["entries"]:
+                if "v" in entry and (entry["s"], entry["v"]) in flagged:
+                    entry["a"] = True
             applied = (mark.applied if mark else 0) + len(todo)
             if mark is None:
                 doing[0] = "the partition's first mark"
@@ -301,14 +409,13 @@ class Replayer:
         self._run(apply, lambda: doing[0])
         self.mark = result["mark"]
         outcome.transactions += 1
-        outcome.skipped += len(batch) - len(todo)
         for entry in result["entries"]:
             self._map(entry)
         for name, count in result["counts"].items():
             setattr(outcome, name, getattr(outcome, name) + count)
             if name in ("inserted", "updated", "deleted"):
                 outcome.applied += count
-        self._remember(batch)
+        self._remember(todo)
 
     def _run(self, work: Callable[[Any], T], doing: str | Callable[[], str]) -> T:
         """A transaction; a statement QLDB refuses (or that keeps failing) is reported with the
@@ -320,10 +427,17 @@ class Replayer:
             raise type(exc)(f"partition {self.partition}, {what}: {exc}", hint=exc.hint) from exc
 
     def _remember(self, batch: list[SourceRevision]) -> None:
-        """Each document's data as of the mark: what an update of it is compared with."""
         for revision in batch:
             if revision.kind != REDACTION:
-                self.previous_data[revision.document_id] = {} if revision.kind == "redacted" else revision.data
+                self._remember_one(revision)
+
+    def _remember_one(self, revision: SourceRevision) -> None:
+        """A document's data at a version applied: what an update of the next is compared with
+        (only that version's: a worker overtaken may not know what the other one wrote since)."""
+        known = self.previous_data.get(revision.document_id)
+        if known is None or known[0] <= revision.version:
+            data = {} if revision.kind == "redacted" else revision.data
+            self.previous_data[revision.document_id] = (revision.version, data)
 
     def _write(
         self, txn: Any, todo: list[SourceRevision], doing: list[str]
@@ -367,7 +481,7 @@ class Replayer:
                 inserts.setdefault(revision.table, []).append((revision, entry))
                 _fields(data, revision.document_id)
                 continue
-            changed = self._update(txn, revision.table, mapped.target_id, data, revision.document_id)
+            changed = self._update(txn, revision.table, mapped, data, revision.document_id)
             counts["updated" if changed else "unchanged"] += 1
             entries.append({**entry, "t": mapped.target_id})
         for table, rows in inserts.items():
@@ -383,13 +497,15 @@ class Replayer:
                 counts["inserted"] += 1
         return entries, counts
 
-    def _update(self, txn: Any, table: str, target_id: str, data: Any, source_id: str) -> bool:
+    def _update(self, txn: Any, table: str, mapped: Mapped, data: Any, source_id: str) -> bool:
         """Make the target document `data`: SET the fields that changed, REMOVE those that went
         away. In history mode a version whose data equals the one before (QLDB writes a revision
         for an UPDATE that sets a field to its own value) is written all the same, so the
         target's versions stay the source's; in latest mode it is left alone (False)."""
         new = _fields(data, source_id)
-        previous = self.previous_data.get(source_id)
+        target_id = mapped.target_id
+        known = self.previous_data.get(source_id)
+        previous = known[1] if known is not None and known[0] == mapped.version else None
         if previous is None:
             rows = list(
                 txn.execute_statement(f"SELECT VALUE x FROM {_name(table)} AS x BY xid WHERE xid = ?", target_id)
