@@ -264,7 +264,7 @@ class Replayer:
         mark = self.mark
         todo = [r for r in batch if mark is None or r.order > mark.order]
         if todo:
-            self._transaction(todo, todo[-1], [], outcome)
+            self._transaction(todo, todo[-1], set(), outcome)
         outcome.skipped += len(batch) - len(todo)  # applied already, by this worker or another
         self._remember(batch)
 
@@ -293,9 +293,9 @@ class Replayer:
         """Plan the next history transaction from the mark and map as loaded, and run it."""
         todo, last, end, skipped = self._plan(items, progress)
         if todo:
-            ahead = [r for r in todo if r.order > last.order]
+            ahead = {(r.document_id, r.version) for r in todo if r.order > last.order}
             self._transaction(todo, last, ahead, outcome)
-            progress.mine.update((r.document_id, r.version) for r in ahead)
+            progress.mine.update(ahead)
         outcome.skipped += skipped
         progress.start, progress.finished = end, not todo and end >= len(items)
 
@@ -322,8 +322,7 @@ class Replayer:
                 revision.kind != REDACTION and key in self.ahead
             )
             if done:
-                if revision.kind != REDACTION:
-                    self._remember_one(revision)
+                self._remember_one(revision)
                 if contiguous:
                     last, end = revision, index + 1
                     skipped += key not in progress.mine or revision.kind == REDACTION
@@ -349,12 +348,11 @@ class Replayer:
     # -- one transaction ---------------------------------------------------------------------------
 
     def _transaction(
-        self, todo: list[SourceRevision], last: SourceRevision, ahead: list[SourceRevision], outcome: Outcome
+        self, todo: list[SourceRevision], last: SourceRevision, ahead: set[tuple[str, int]], outcome: Outcome
     ) -> None:
-        """Apply `todo` in one transaction and move the mark to `last` (`ahead`: those of `todo`
-        after it, flagged as such in the batch record)."""
+        """Apply `todo` in one transaction and move the mark to `last` (`ahead`: the (source id,
+        version) of those of `todo` after it, flagged as such in the batch record)."""
         mark = self.mark
-        flagged = {(r.document_id, r.version) for r in ahead}
         result: dict[str, Any] = {}
         doing = ["starting the transaction"]  # what the transaction writes now: named if QLDB refuses it
 
@@ -367,7 +365,7 @@ class Replayer:
                 raise _Overtaken
             result["entries"], result["counts"] = self._write(txn, todo, doing)
             for entry in result["entries"]:
-                if "v" in entry and (entry["s"], entry["v"]) in flagged:
+                if "v" in entry and (entry["s"], entry["v"]) in ahead:
                     entry["a"] = True
             applied = (mark.applied if mark else 0) + len(todo)
             if mark is None:
@@ -428,12 +426,14 @@ class Replayer:
 
     def _remember(self, batch: list[SourceRevision]) -> None:
         for revision in batch:
-            if revision.kind != REDACTION:
-                self._remember_one(revision)
+            self._remember_one(revision)
 
     def _remember_one(self, revision: SourceRevision) -> None:
         """A document's data at a version applied: what an update of the next is compared with
-        (only that version's: a worker overtaken may not know what the other one wrote since)."""
+        (only that version's: a worker overtaken may not know what the other one wrote since).
+        A redaction record changes no data."""
+        if revision.kind == REDACTION:
+            return
         known = self.previous_data.get(revision.document_id)
         if known is None or known[0] <= revision.version:
             data = {} if revision.kind == "redacted" else revision.data
